@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmring: a buffer of physical pages exposed as /dev/shmring. Every opener
+ * maps the same frames, and WAIT/WAKE give futex-like blocking on 32-bit
+ * words inside it, which a plain shared futex cannot do on driver pages.
+ *
+ * This file holds the module parameters, the misc device and its fops.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/kernel.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/sizes.h>
+#include <linux/uaccess.h>
+
+#include <uapi/linux/shmring.h>
+
+#include "shmring.h"
+
+#define SHMRING_DEFAULT_SIZE	SZ_4M
+#define SHMRING_MAX_SIZE	SZ_1G
+
+static unsigned long shmring_size = SHMRING_DEFAULT_SIZE;
+
+/* "size=64M": memparse() takes K/M/G suffixes; garbage fails the load. */
+static int shmring_size_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long long bytes;
+	char *end;
+
+	bytes = memparse(val, &end);
+	if (end == val || (*end && *end != '\n'))
+		return -EINVAL;
+	*(unsigned long *)kp->arg = min_t(unsigned long long, bytes, ULONG_MAX);
+	return 0;
+}
+
+static const struct kernel_param_ops shmring_size_ops = {
+	.set = shmring_size_set,
+	.get = param_get_ulong,
+};
+
+module_param_cb(size, &shmring_size_ops, &shmring_size, 0444);
+MODULE_PARM_DESC(size,
+		 "Buffer size in bytes, K/M/G suffixes allowed, rounded up to whole pages (default 4M, at most 1G and half of RAM)");
+
+static struct shmring_dev shmring_dev;
+
+static long shmring_ioctl_info(struct shmring_dev *sdev, void __user *arg)
+{
+	struct shmring_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.size = sdev->size;
+	info.page_size = PAGE_SIZE;
+	info.abi_version = SHMRING_ABI_VERSION;
+	info.nr_waiters = atomic_read(&sdev->nr_waiters);
+
+	if (copy_to_user(arg, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long shmring_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct shmring_dev *sdev = shmring_from_file(file);
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case SHMRING_IOC_INFO:
+		return shmring_ioctl_info(sdev, uarg);
+	case SHMRING_IOC_WAIT:
+		return shmring_ioctl_wait(sdev, uarg);
+	case SHMRING_IOC_WAKE:
+		return shmring_ioctl_wake(sdev, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* .owner pins the module while any file, and so any mapping, is alive. */
+static const struct file_operations shmring_fops = {
+	.owner = THIS_MODULE,
+	.llseek = shmring_llseek,
+	.read = shmring_read,
+	.write = shmring_write,
+	.mmap = shmring_mmap,
+	.unlocked_ioctl = shmring_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+/* Checked here rather than in the param setter so one line says why. */
+static int shmring_check_size(unsigned long bytes)
+{
+	unsigned long half_ram = totalram_pages() / 2;
+
+	if (!bytes || bytes > SHMRING_MAX_SIZE) {
+		pr_err("size=%lu is invalid: must be 1 byte to %u bytes\n",
+		       bytes, SHMRING_MAX_SIZE);
+		return -EINVAL;
+	}
+	if (PAGE_ALIGN(bytes) >> PAGE_SHIFT > half_ram) {
+		pr_err("size=%lu is invalid: more than half of RAM (%lu bytes)\n",
+		       bytes, half_ram << PAGE_SHIFT);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int __init shmring_init(void)
+{
+	struct shmring_dev *sdev = &shmring_dev;
+	int ret;
+
+	ret = shmring_check_size(shmring_size);
+	if (ret)
+		return ret;
+	shmring_size = PAGE_ALIGN(shmring_size);
+
+	ret = shmring_mem_alloc(sdev, shmring_size);
+	if (ret)
+		return ret;
+
+	ret = shmring_wait_init(sdev);
+	if (ret)
+		goto err_mem;
+
+	sdev->misc.minor = MISC_DYNAMIC_MINOR;
+	sdev->misc.name = "shmring";
+	sdev->misc.fops = &shmring_fops;
+	sdev->misc.mode = 0600;
+	ret = misc_register(&sdev->misc);
+	if (ret)
+		goto err_wait;
+
+	pr_info("%zu bytes (%lu pages) at /dev/shmring\n",
+		sdev->size, sdev->nr_pages);
+	return 0;
+
+err_wait:
+	shmring_wait_exit(sdev);
+err_mem:
+	shmring_mem_free(sdev);
+	return ret;
+}
+
+static void __exit shmring_exit(void)
+{
+	struct shmring_dev *sdev = &shmring_dev;
+
+	misc_deregister(&sdev->misc);
+	shmring_wait_exit(sdev);
+	shmring_mem_free(sdev);
+}
+
+module_init(shmring_init);
+module_exit(shmring_exit);
+
+MODULE_DESCRIPTION("Zero-copy shared buffer with futex-like WAIT/WAKE");
+MODULE_AUTHOR("The shmring authors");
+MODULE_LICENSE("GPL");

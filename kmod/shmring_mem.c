@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmring buffer memory: page allocation, mmap and the file-like
+ * read/write/llseek view of the same bytes.
+ */
+
+#include <linux/fs.h>
+#include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "shmring.h"
+
+/*
+ * Order-0 pages, because vm_insert_pages() refuses tail pages of a
+ * higher-order allocation. RETRY_MAYFAIL makes a large size fail the load
+ * with ENOMEM instead of waking the OOM killer.
+ */
+#define SHMRING_GFP	(GFP_KERNEL | __GFP_ZERO | __GFP_RETRY_MAYFAIL | \
+			 __GFP_NOWARN)
+
+int shmring_mem_alloc(struct shmring_dev *sdev, size_t size)
+{
+	unsigned long i, nr_pages = size >> PAGE_SHIFT;
+
+	sdev->pages = kvcalloc(nr_pages, sizeof(*sdev->pages),
+			       GFP_KERNEL | __GFP_NOWARN);
+	if (!sdev->pages)
+		return -ENOMEM;
+
+	for (i = 0; i < nr_pages; i++) {
+		sdev->pages[i] = alloc_page(SHMRING_GFP);
+		if (!sdev->pages[i])
+			goto err_free;
+		cond_resched();
+	}
+	sdev->nr_pages = nr_pages;
+	sdev->size = size;
+	return 0;
+
+err_free:
+	while (i--)
+		__free_page(sdev->pages[i]);
+	kvfree(sdev->pages);
+	sdev->pages = NULL;
+	return -ENOMEM;
+}
+
+/*
+ * Drops the allocation's reference on each page. Nothing can still map
+ * them: every VMA holds the file, and the file holds the module.
+ */
+void shmring_mem_free(struct shmring_dev *sdev)
+{
+	unsigned long i;
+
+	for (i = 0; i < sdev->nr_pages; i++)
+		__free_page(sdev->pages[i]);
+	kvfree(sdev->pages);
+	sdev->pages = NULL;
+	sdev->nr_pages = 0;
+	sdev->size = 0;
+}
+
+/* Kernel address of the aligned u32 at @offset, already bounds-checked. */
+u32 *shmring_word(struct shmring_dev *sdev, u64 offset)
+{
+	return page_address(sdev->pages[offset >> PAGE_SHIFT]) +
+	       offset_in_page(offset);
+}
+
+/*
+ * The PTEs are inserted at mmap time; this only runs after they were
+ * zapped (MADV_DONTNEED, or a fork child touching an uncopied range). It
+ * maps the same frame again, so the data is still there.
+ */
+static vm_fault_t shmring_vm_fault(struct vm_fault *vmf)
+{
+	struct shmring_dev *sdev = shmring_from_file(vmf->vma->vm_file);
+
+	if (vmf->pgoff >= sdev->nr_pages)
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_page(vmf->vma, vmf->address, sdev->pages[vmf->pgoff]);
+}
+
+static const struct vm_operations_struct shmring_vm_ops = {
+	.fault = shmring_vm_fault,
+};
+
+int shmring_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct shmring_dev *sdev = shmring_from_file(file);
+	unsigned long nr = vma_pages(vma);
+
+	/* A private copy-on-write view would not be shared memory. */
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	/* Written so that neither side can overflow. */
+	if (vma->vm_pgoff >= sdev->nr_pages ||
+	    nr > sdev->nr_pages - vma->vm_pgoff)
+		return -EINVAL;
+
+	/*
+	 * Never executable, never grown by mremap. VM_DONTCOPY is left clear
+	 * on purpose: a forked child shares the buffer with its parent.
+	 */
+	vm_flags_clear(vma, VM_MAYEXEC);
+	vm_flags_set(vma, VM_DONTEXPAND);
+	vma->vm_ops = &shmring_vm_ops;
+
+	/* Each inserted PTE holds a page reference until it is unmapped. */
+	return vm_insert_pages(vma, vma->vm_start, sdev->pages + vma->vm_pgoff,
+			       &nr);
+}
+
+/* Copies between the buffer and user memory, one page at a time. */
+static ssize_t shmring_copy(struct shmring_dev *sdev, char __user *ubuf,
+			    size_t len, loff_t pos, bool to_user)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		u64 off = pos + done;
+		size_t chunk = min_t(size_t, len - done,
+				     PAGE_SIZE - offset_in_page(off));
+		void *kaddr = page_address(sdev->pages[off >> PAGE_SHIFT]) +
+			      offset_in_page(off);
+		unsigned long left;
+
+		if (to_user)
+			left = copy_to_user(ubuf + done, kaddr, chunk);
+		else
+			left = copy_from_user(kaddr, ubuf + done, chunk);
+		done += chunk - left;
+		if (left)
+			break;
+		cond_resched();
+	}
+	if (!done)
+		return -EFAULT;
+	return done;
+}
+
+ssize_t shmring_read(struct file *file, char __user *buf, size_t len,
+		     loff_t *ppos)
+{
+	struct shmring_dev *sdev = shmring_from_file(file);
+	loff_t pos = *ppos;
+	ssize_t ret;
+
+	if (pos < 0)
+		return -EINVAL;
+	if (pos >= sdev->size || !len)
+		return 0;
+	len = min_t(u64, len, sdev->size - pos);
+
+	ret = shmring_copy(sdev, buf, len, pos, true);
+	if (ret > 0)
+		*ppos = pos + ret;
+	return ret;
+}
+
+ssize_t shmring_write(struct file *file, const char __user *buf, size_t len,
+		      loff_t *ppos)
+{
+	struct shmring_dev *sdev = shmring_from_file(file);
+	loff_t pos = *ppos;
+	ssize_t ret;
+
+	if (pos < 0)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (pos >= sdev->size)
+		return -ENOSPC;
+	len = min_t(u64, len, sdev->size - pos);
+
+	ret = shmring_copy(sdev, (char __user *)buf, len, pos, false);
+	if (ret > 0)
+		*ppos = pos + ret;
+	return ret;
+}
+
+/* A fixed-size file: SEEK_END is relative to the size, beyond it is EINVAL. */
+loff_t shmring_llseek(struct file *file, loff_t offset, int whence)
+{
+	return fixed_size_llseek(file, offset, whence,
+				 shmring_from_file(file)->size);
+}

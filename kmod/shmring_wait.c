@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmring WAIT/WAKE: futex semantics on 32-bit words of the buffer.
+ *
+ * A shared futex cannot be used on these pages: they have no page->mapping,
+ * so get_futex_key() fails on them. The buffer is kernel memory, though, so
+ * unlike a futex the word can be read under a spinlock without faulting.
+ *
+ * No lost wake-up (as in kernel/futex/waitwake.c): a waiter reads the word
+ * and queues itself under its bucket lock; a waker changes the word in user
+ * space first and then takes the same lock to dequeue. Either the waker's
+ * lock comes after the waiter's, and it finds the waiter queued, or it
+ * comes first, and the waiter's read under the lock sees the new value.
+ */
+
+#include <linux/hash.h>
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/list.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+
+#include <uapi/linux/shmring.h>
+
+#include "shmring.h"
+
+/* Enough buckets that thousands of words rarely share a lock. */
+#define SHMRING_HASH_BITS	10
+
+struct shmring_bucket {
+	spinlock_t lock;
+	struct list_head waiters;
+} ____cacheline_aligned_in_smp;
+
+/**
+ * struct shmring_waiter - one task asleep in WAIT, on its own stack
+ * @node: entry in the bucket's list, protected by the bucket lock.
+ * @task: the sleeping task.
+ * @offset: the word it waits on.
+ * @woken: set by WAKE under the bucket lock once @node is dequeued.
+ */
+struct shmring_waiter {
+	struct list_head node;
+	struct task_struct *task;
+	u64 offset;
+	bool woken;
+};
+
+int shmring_wait_init(struct shmring_dev *sdev)
+{
+	unsigned int i, n = 1U << SHMRING_HASH_BITS;
+
+	sdev->buckets = kvcalloc(n, sizeof(*sdev->buckets), GFP_KERNEL);
+	if (!sdev->buckets)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		spin_lock_init(&sdev->buckets[i].lock);
+		INIT_LIST_HEAD(&sdev->buckets[i].waiters);
+	}
+	atomic_set(&sdev->nr_waiters, 0);
+	return 0;
+}
+
+/* Only called once no file is open, so every bucket is empty. */
+void shmring_wait_exit(struct shmring_dev *sdev)
+{
+	kvfree(sdev->buckets);
+	sdev->buckets = NULL;
+}
+
+static struct shmring_bucket *shmring_bucket(struct shmring_dev *sdev,
+					     u64 offset)
+{
+	return &sdev->buckets[hash_64(offset, SHMRING_HASH_BITS)];
+}
+
+/* An aligned word wholly inside the buffer; size is at least one page. */
+static bool shmring_word_ok(struct shmring_dev *sdev, u64 offset)
+{
+	return IS_ALIGNED(offset, sizeof(u32)) &&
+	       offset <= sdev->size - sizeof(u32);
+}
+
+/*
+ * Sleeps until woken, a signal, or @deadline (NULL: none). Called with the
+ * task already queued and in TASK_INTERRUPTIBLE. Returns 0 if the wait
+ * ended by itself (signal or timeout; the caller sorts out which), 1 if
+ * WAKE set @w->woken.
+ */
+static int shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
+{
+	int woken = 0;
+
+	for (;;) {
+		/* Pairs with the store in WAKE; set_current_state() orders it. */
+		if (READ_ONCE(w->woken)) {
+			woken = 1;
+			break;
+		}
+		if (signal_pending(current))
+			break;
+		if (!deadline)
+			schedule();
+		else if (!schedule_hrtimeout_range(deadline,
+						   current->timer_slack_ns,
+						   HRTIMER_MODE_ABS))
+			break;
+		set_current_state(TASK_INTERRUPTIBLE);
+	}
+	__set_current_state(TASK_RUNNING);
+	return woken;
+}
+
+long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
+{
+	struct shmring_waiter w = { .task = current };
+	struct shmring_bucket *b;
+	struct shmring_wait uw;
+	ktime_t deadline, *dl = NULL;
+	long ret;
+
+	if (copy_from_user(&uw, arg, sizeof(uw)))
+		return -EFAULT;
+	if (uw.flags & ~SHMRING_WAIT_FLAGS)
+		return -EINVAL;
+	if (!shmring_word_ok(sdev, uw.offset))
+		return -EINVAL;
+
+	/* Relative timeouts become a deadline once, so retries don't drift. */
+	if (uw.timeout_ns > 0) {
+		deadline = uw.timeout_ns;
+		if (!(uw.flags & SHMRING_WAIT_ABSTIME))
+			deadline = ktime_add_safe(ktime_get(), deadline);
+		dl = &deadline;
+	}
+
+	w.offset = uw.offset;
+	b = shmring_bucket(sdev, uw.offset);
+
+	spin_lock(&b->lock);
+	if (READ_ONCE(*shmring_word(sdev, uw.offset)) != uw.expected) {
+		spin_unlock(&b->lock);
+		return -EAGAIN;
+	}
+	if (!uw.timeout_ns) {
+		spin_unlock(&b->lock);
+		return -ETIMEDOUT;
+	}
+	list_add_tail(&w.node, &b->waiters);
+	atomic_inc(&sdev->nr_waiters);
+	set_current_state(TASK_INTERRUPTIBLE);
+	spin_unlock(&b->lock);
+
+	shmring_sleep(&w, dl);
+
+	/*
+	 * Always take the lock before leaving: WAKE touches @w only under it,
+	 * so once we hold it no waker can still be using our stack. A waiter
+	 * that WAKE has dequeued returns 0 even if a signal or its timeout
+	 * came at the same time; otherwise WAKE's count would lie.
+	 */
+	spin_lock(&b->lock);
+	if (w.woken) {
+		ret = 0;
+	} else {
+		list_del(&w.node);
+		atomic_dec(&sdev->nr_waiters);
+		if (!signal_pending(current))
+			ret = -ETIMEDOUT;
+		else if (dl && !(uw.flags & SHMRING_WAIT_ABSTIME))
+			/* A restart would start a relative timeout afresh. */
+			ret = -EINTR;
+		else
+			ret = -ERESTARTSYS;
+	}
+	spin_unlock(&b->lock);
+	return ret;
+}
+
+long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg)
+{
+	struct shmring_waiter *w, *next;
+	struct shmring_bucket *b;
+	struct shmring_wake uw;
+	u32 woken = 0;
+
+	if (copy_from_user(&uw, arg, sizeof(uw)))
+		return -EFAULT;
+	if (uw.flags)
+		return -EINVAL;
+	if (!shmring_word_ok(sdev, uw.offset))
+		return -EINVAL;
+	if (!uw.count)
+		return 0;
+
+	b = shmring_bucket(sdev, uw.offset);
+	spin_lock(&b->lock);
+	list_for_each_entry_safe(w, next, &b->waiters, node) {
+		if (w->offset != uw.offset)
+			continue;
+		list_del(&w->node);
+		atomic_dec(&sdev->nr_waiters);
+		/* Pairs with READ_ONCE() in shmring_sleep(). */
+		WRITE_ONCE(w->woken, true);
+		wake_up_process(w->task);
+		if (++woken == uw.count)
+			break;
+	}
+	spin_unlock(&b->lock);
+
+	/* count may exceed INT_MAX; the number woken never does in practice. */
+	return min_t(u32, woken, INT_MAX);
+}

@@ -76,6 +76,19 @@ check_kernel() {
 }
 
 echo "TAP version 13"
+
+# Style gates first: checkpatch, sparse and W=1 on every kernel.
+echo "# style gates"
+style=$(bash "$TOP/guest/style.sh" 2>&1) || true
+sed -n '/^ok \|^not ok /!p' <<<"$style" | grep -v 'passed, .* failed' || true
+while read -r line; do
+	n=$((n + 1))
+	case $line in
+	"ok "*) passed=$((passed + 1)); note "ok $n ${line#ok [0-9]* }" ;;
+	*) failed=$((failed + 1)); note "not ok $n ${line#not ok [0-9]* }" ;;
+	esac
+done < <(grep -E '^(not )?ok [0-9]+ ' <<<"$style")
+
 for flavour in ${KERNELS:-$KERNEL_FLAVOURS}; do
 	check_kernel "$flavour"
 done

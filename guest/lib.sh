@@ -116,6 +116,10 @@ build_module() {
 	echo "$out/kmod/shmring.ko"
 }
 
+build_user() {
+	make -s -C "$TOP/user" OUTPUT="$BUILD/user" >&2
+}
+
 build_selftests() {
 	make -s -C "$TOP/selftests" KSFT_DIR="$BUILD/ksrc/$KSFT_SUBDIR" \
 		OUTPUT="$BUILD/selftests" >&2
@@ -131,14 +135,16 @@ build_initramfs() {
 	cp /bin/busybox "$root/bin/busybox"
 	cp "$TOP/guest/init" "$root/init"
 	cp "$ko" "$root/lib/modules/$release/extra/"
-	cp -r "$BUILD/ksrc/$KSFT_SUBDIR/kselftest" "$root/ksft/"
-	make -s -C "$TOP/selftests" KSFT_DIR="$BUILD/ksrc/$KSFT_SUBDIR" \
-		OUTPUT="$BUILD/selftests" INSTALL_PATH="$root/ksft/shmring" \
-		install >/dev/null
-	# The selftests Makefile's own list, in its order.
-	make -s -C "$TOP/selftests" KSFT_DIR="$BUILD/ksrc/$KSFT_SUBDIR" \
-		OUTPUT="$BUILD/selftests" COLLECTION=shmring emit_tests |
-		sed -n 's|^shmring:|/ksft/shmring/|p' >"$root/ksft/shmring/tests"
+	if [ "$job" = check ]; then
+		cp -r "$BUILD/ksrc/$KSFT_SUBDIR/kselftest" "$root/ksft/"
+		make -s -C "$TOP/selftests" KSFT_DIR="$BUILD/ksrc/$KSFT_SUBDIR" \
+			OUTPUT="$BUILD/selftests" INSTALL_PATH="$root/ksft/shmring" \
+			install >/dev/null
+		# The selftests Makefile's own list, in its order.
+		make -s -C "$TOP/selftests" KSFT_DIR="$BUILD/ksrc/$KSFT_SUBDIR" \
+			OUTPUT="$BUILD/selftests" COLLECTION=shmring emit_tests |
+			sed -n 's|^shmring:|/ksft/shmring/|p' >"$root/ksft/shmring/tests"
+	fi
 	if [ -d "$BUILD/user" ]; then
 		mkdir -p "$root/usr/bin"
 		cp "$BUILD"/user/* "$root/usr/bin/"

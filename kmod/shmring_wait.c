@@ -31,7 +31,7 @@
 #define SHMRING_HASH_BITS	10
 
 struct shmring_bucket {
-	spinlock_t lock;
+	spinlock_t lock;	/* guards waiters and each waiter's woken */
 	struct list_head waiters;
 } ____cacheline_aligned_in_smp;
 

@@ -86,20 +86,15 @@ static bool shmring_word_ok(struct shmring_dev *sdev, u64 offset)
 
 /*
  * Sleeps until woken, a signal, or @deadline (NULL: none). Called with the
- * task already queued and in TASK_INTERRUPTIBLE. Returns 0 if the wait
- * ended by itself (signal or timeout; the caller sorts out which), 1 if
- * WAKE set @w->woken.
+ * task already queued and in TASK_INTERRUPTIBLE; the caller sorts out, under
+ * the bucket lock, which of the three ended the sleep.
  */
-static int shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
+static void shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
 {
-	int woken = 0;
-
 	for (;;) {
 		/* Pairs with the store in WAKE; set_current_state() orders it. */
-		if (READ_ONCE(w->woken)) {
-			woken = 1;
+		if (READ_ONCE(w->woken))
 			break;
-		}
 		if (signal_pending(current))
 			break;
 		if (!deadline)
@@ -111,7 +106,6 @@ static int shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
 		set_current_state(TASK_INTERRUPTIBLE);
 	}
 	__set_current_state(TASK_RUNNING);
-	return woken;
 }
 
 long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)

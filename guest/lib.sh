@@ -12,7 +12,7 @@ log() { printf '# %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 HOST_PACKAGES="build-essential bc cpio kmod busybox-static qemu-system-x86
-	xz-utils sparse libelf-dev linux-source-6.12 linux-headers-amd64
+	rsync xz-utils sparse libelf-dev linux-source-6.12 linux-headers-amd64
 	linux-headers-6.12-amd64"
 
 # Installs what is missing; apt-get update first, since a fresh machine
@@ -162,7 +162,7 @@ boot() {
 		-accel tcg -cpu max -smp 2 -m 1536 \
 		-nographic -no-reboot -nodefaults -serial stdio \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init" \
+		-append "console=ttyS0 panic=-1 loglevel=3 rdinit=/init" \
 		</dev/null | tr -d '\r' >"$logf" || rc=$?
 	return "$rc"
 }

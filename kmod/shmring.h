@@ -37,10 +37,8 @@ struct shmring_dev {
 int shmring_mem_alloc(struct shmring_dev *sdev, size_t size);
 void shmring_mem_free(struct shmring_dev *sdev);
 int shmring_mmap(struct file *file, struct vm_area_struct *vma);
-ssize_t shmring_read(struct file *file, char __user *buf, size_t len,
-		     loff_t *ppos);
-ssize_t shmring_write(struct file *file, const char __user *buf, size_t len,
-		      loff_t *ppos);
+ssize_t shmring_read_iter(struct kiocb *iocb, struct iov_iter *to);
+ssize_t shmring_write_iter(struct kiocb *iocb, struct iov_iter *from);
 loff_t shmring_llseek(struct file *file, loff_t offset, int whence);
 u32 *shmring_word(struct shmring_dev *sdev, u64 offset);
 

@@ -10,6 +10,7 @@
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/uio.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -120,26 +121,31 @@ int shmring_mmap(struct file *file, struct vm_area_struct *vma)
 			       &nr);
 }
 
-/* Copies between the buffer and user memory, one page at a time. */
-static ssize_t shmring_copy(struct shmring_dev *sdev, char __user *ubuf,
-			    size_t len, loff_t pos, bool to_user)
+/*
+ * Copies between the buffer and @iter, a page at a time. iov_iter copies
+ * stop short at a fault and, unlike copy_from_user(), never zero-fill the
+ * rest of the destination: a failed write leaves the shared bytes alone.
+ */
+static ssize_t shmring_copy(struct shmring_dev *sdev, struct iov_iter *iter,
+			    loff_t pos, size_t len, bool to_user)
 {
 	size_t done = 0;
 
 	while (done < len) {
 		u64 off = pos + done;
+		struct page *page = sdev->pages[off >> PAGE_SHIFT];
 		size_t chunk = min_t(size_t, len - done,
 				     PAGE_SIZE - offset_in_page(off));
-		void *kaddr = page_address(sdev->pages[off >> PAGE_SHIFT]) +
-			      offset_in_page(off);
-		unsigned long left;
+		size_t n;
 
 		if (to_user)
-			left = copy_to_user(ubuf + done, kaddr, chunk);
+			n = copy_page_to_iter(page, offset_in_page(off), chunk,
+					      iter);
 		else
-			left = copy_from_user(kaddr, ubuf + done, chunk);
-		done += chunk - left;
-		if (left)
+			n = copy_page_from_iter(page, offset_in_page(off),
+						chunk, iter);
+		done += n;
+		if (n < chunk)
 			break;
 		cond_resched();
 	}
@@ -148,43 +154,39 @@ static ssize_t shmring_copy(struct shmring_dev *sdev, char __user *ubuf,
 	return done;
 }
 
-ssize_t shmring_read(struct file *file, char __user *buf, size_t len,
-		     loff_t *ppos)
+ssize_t shmring_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	struct shmring_dev *sdev = shmring_from_file(file);
-	loff_t pos = *ppos;
+	struct shmring_dev *sdev = shmring_from_file(iocb->ki_filp);
+	size_t len = iov_iter_count(to);
+	loff_t pos = iocb->ki_pos;
 	ssize_t ret;
 
-	if (pos < 0)
-		return -EINVAL;
 	if (pos >= sdev->size || !len)
 		return 0;
 	len = min_t(u64, len, sdev->size - pos);
 
-	ret = shmring_copy(sdev, buf, len, pos, true);
+	ret = shmring_copy(sdev, to, pos, len, true);
 	if (ret > 0)
-		*ppos = pos + ret;
+		iocb->ki_pos = pos + ret;
 	return ret;
 }
 
-ssize_t shmring_write(struct file *file, const char __user *buf, size_t len,
-		      loff_t *ppos)
+ssize_t shmring_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct shmring_dev *sdev = shmring_from_file(file);
-	loff_t pos = *ppos;
+	struct shmring_dev *sdev = shmring_from_file(iocb->ki_filp);
+	size_t len = iov_iter_count(from);
+	loff_t pos = iocb->ki_pos;
 	ssize_t ret;
 
-	if (pos < 0)
-		return -EINVAL;
 	if (!len)
 		return 0;
 	if (pos >= sdev->size)
 		return -ENOSPC;
 	len = min_t(u64, len, sdev->size - pos);
 
-	ret = shmring_copy(sdev, (char __user *)buf, len, pos, false);
+	ret = shmring_copy(sdev, from, pos, len, false);
 	if (ret > 0)
-		*ppos = pos + ret;
+		iocb->ki_pos = pos + ret;
 	return ret;
 }
 

@@ -31,8 +31,9 @@
 #define SHMRING_HASH_BITS	10
 
 struct shmring_bucket {
-	spinlock_t lock;	/* guards waiters and each waiter's woken */
+	spinlock_t lock;	/* guards the fields below and each waiter */
 	struct list_head waiters;
+	u64 next_ticket;
 } ____cacheline_aligned_in_smp;
 
 /**
@@ -40,12 +41,15 @@ struct shmring_bucket {
  * @node: entry in the bucket's list, protected by the bucket lock.
  * @task: the sleeping task.
  * @offset: the word it waits on.
- * @woken: set by WAKE under the bucket lock once @node is dequeued.
+ * @ticket: queueing order in the bucket; a WAKE passes over waiters that
+ *	queued after it began, so re-queueing tasks cannot keep it going.
+ * @woken: set by WAKE once @node is dequeued; WAKE's last touch of us.
  */
 struct shmring_waiter {
 	struct list_head node;
 	struct task_struct *task;
 	u64 offset;
+	u64 ticket;
 	bool woken;
 };
 
@@ -92,8 +96,8 @@ static bool shmring_word_ok(struct shmring_dev *sdev, u64 offset)
 static void shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
 {
 	for (;;) {
-		/* Pairs with the store in WAKE; set_current_state() orders it. */
-		if (READ_ONCE(w->woken))
+		/* Pairs with the release in shmring_ioctl_wake(). */
+		if (smp_load_acquire(&w->woken))
 			break;
 		if (signal_pending(current))
 			break;
@@ -143,6 +147,7 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 		spin_unlock(&b->lock);
 		return -ETIMEDOUT;
 	}
+	w.ticket = b->next_ticket++;
 	list_add_tail(&w.node, &b->waiters);
 	atomic_inc(&sdev->nr_waiters);
 	set_current_state(TASK_INTERRUPTIBLE);
@@ -151,11 +156,13 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 	shmring_sleep(&w, dl);
 
 	/*
-	 * Always take the lock before leaving: WAKE touches @w only under it,
-	 * so once we hold it no waker can still be using our stack. A waiter
-	 * that WAKE has dequeued returns 0 even if a signal or its timeout
-	 * came at the same time; otherwise WAKE's count would lie.
+	 * Once WAKE has published @w.woken it never touches @w again, so a
+	 * woken waiter may leave without the lock. A waiter that WAKE has
+	 * dequeued returns 0 even if a signal or its timeout came at the same
+	 * time; otherwise WAKE's count would lie.
 	 */
+	if (smp_load_acquire(&w.woken))
+		return 0;
 	spin_lock(&b->lock);
 	if (w.woken) {
 		ret = 0;
@@ -174,11 +181,54 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 	return ret;
 }
 
-long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg)
+/*
+ * Dequeues up to @max waiters on @offset that queued before ticket *@end
+ * (U64_MAX: set it now), taking a reference on each task so the wake-ups
+ * can happen after the unlock: a woken task then never spins on the lock
+ * its waker still holds.
+ */
+static unsigned int shmring_dequeue(struct shmring_dev *sdev,
+				    struct shmring_bucket *b, u64 offset,
+				    u64 *end, struct task_struct **tasks,
+				    unsigned int max)
 {
 	struct shmring_waiter *w, *next;
+	unsigned int n = 0;
+
+	spin_lock(&b->lock);
+	if (*end == U64_MAX)
+		*end = b->next_ticket;
+	list_for_each_entry_safe(w, next, &b->waiters, node) {
+		/* The list is in ticket order. */
+		if (w->ticket >= *end)
+			break;
+		if (w->offset != offset)
+			continue;
+		list_del(&w->node);
+		atomic_dec(&sdev->nr_waiters);
+		tasks[n] = get_task_struct(w->task);
+		/*
+		 * The last touch of @w: after this store the waiter may
+		 * return and its stack be reused. Pairs with the acquires in
+		 * shmring_sleep() and shmring_ioctl_wait().
+		 */
+		smp_store_release(&w->woken, true);
+		if (++n == max)
+			break;
+	}
+	spin_unlock(&b->lock);
+	return n;
+}
+
+#define SHMRING_WAKE_BATCH	16
+
+long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg)
+{
+	struct task_struct *tasks[SHMRING_WAKE_BATCH];
 	struct shmring_bucket *b;
 	struct shmring_wake uw;
+	u64 end = U64_MAX;
+	unsigned int i, n;
 	u32 woken = 0;
 
 	if (copy_from_user(&uw, arg, sizeof(uw)))
@@ -187,23 +237,20 @@ long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg)
 		return -EINVAL;
 	if (!shmring_word_ok(sdev, uw.offset))
 		return -EINVAL;
-	if (!uw.count)
-		return 0;
 
 	b = shmring_bucket(sdev, uw.offset);
-	spin_lock(&b->lock);
-	list_for_each_entry_safe(w, next, &b->waiters, node) {
-		if (w->offset != uw.offset)
-			continue;
-		list_del(&w->node);
-		atomic_dec(&sdev->nr_waiters);
-		/* Pairs with READ_ONCE() in shmring_sleep(). */
-		WRITE_ONCE(w->woken, true);
-		wake_up_process(w->task);
-		if (++woken == uw.count)
+	while (woken < uw.count) {
+		n = shmring_dequeue(sdev, b, uw.offset, &end, tasks,
+				    min_t(u32, uw.count - woken,
+					  SHMRING_WAKE_BATCH));
+		for (i = 0; i < n; i++) {
+			wake_up_process(tasks[i]);
+			put_task_struct(tasks[i]);
+		}
+		woken += n;
+		if (n < SHMRING_WAKE_BATCH)
 			break;
 	}
-	spin_unlock(&b->lock);
 
 	/* count may exceed INT_MAX; the number woken never does in practice. */
 	return min_t(u32, woken, INT_MAX);

@@ -121,6 +121,7 @@ build_user() {
 }
 
 build_selftests() {
+	mkdir -p "$BUILD/selftests"
 	make -s -C "$TOP/selftests" KSFT_DIR="$BUILD/ksrc/$KSFT_SUBDIR" \
 		OUTPUT="$BUILD/selftests" >&2
 }

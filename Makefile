@@ -4,6 +4,7 @@
 # make run                         boot a guest and show /dev/shmring at work
 # make check                       build, boot every kernel, run the selftests
 # make style                       checkpatch, sparse and W=1 on every kernel
+# make check-debug                 the suite at full length on a debug kernel
 
 # The running kernel's build dir, else the headers of Debian's 6.1 kernel.
 KVER ?= $(shell uname -r)
@@ -11,7 +12,7 @@ DEBIAN_KDIR = /usr/src/$(shell dpkg-query -W -f='$${Depends}' \
 	linux-headers-amd64 2>/dev/null | sed -n 's/^\(linux-headers-[^ ,]*\).*/\1/p')
 KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) $(DEBIAN_KDIR))
 
-.PHONY: all module clean check run style selftests
+.PHONY: all module clean check check-debug run style selftests
 
 all: module
 
@@ -24,6 +25,9 @@ selftests:
 
 check:
 	bash guest/check.sh
+
+check-debug:
+	bash guest/check-debug.sh
 
 run:
 	bash guest/run.sh

@@ -13,13 +13,13 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 HOST_PACKAGES="build-essential bc cpio kmod busybox-static qemu-system-x86
 	rsync xz-utils sparse libelf-dev linux-source-6.12 linux-headers-amd64
-	linux-headers-6.12-amd64"
+	linux-headers-6.12-amd64 stress-ng"
 
-# Installs what is missing; apt-get update first, since a fresh machine
-# has no package lists.
-ensure_host_packages() {
+# ensure_packages <pkg>...: installs what is missing; apt-get update first,
+# since a fresh machine has no package lists.
+ensure_packages() {
 	local missing=() p
-	for p in $HOST_PACKAGES; do
+	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q 'install ok installed' || missing+=("$p")
 	done
@@ -29,6 +29,11 @@ ensure_host_packages() {
 	apt-get update -qq >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}" >&2
+}
+
+ensure_host_packages() {
+	# shellcheck disable=SC2086 # a list of names
+	ensure_packages $HOST_PACKAGES
 }
 
 # Parts of Debian's linux-source-6.12: the kselftest harness and runner,
@@ -102,8 +107,9 @@ ensure_kernel_image() {
 
 # Builds the module for one kernel in its own copy of the sources, so
 # kernels never share objects. Prints the .ko path.
+# build_module <release> [kdir]: kdir defaults to Debian's headers.
 build_module() {
-	local release=$1 kdir=/usr/src/linux-headers-$1 out=$BUILD/mod/$1
+	local release=$1 kdir=${2:-/usr/src/linux-headers-$1} out=$BUILD/mod/$1
 	[ -d "$kdir" ] || die "no headers at $kdir"
 	mkdir -p "$out"
 	cp -r "$TOP/Kbuild" "$TOP/kmod" "$TOP/include" "$out/"
@@ -126,6 +132,16 @@ build_selftests() {
 		OUTPUT="$BUILD/selftests" >&2
 }
 
+# copy_with_libs <program> <root>: a dynamic program and every library
+# it loads, at the same paths.
+copy_with_libs() {
+	local f
+	for f in "$1" $(ldd "$1" | grep -o '/[^ ]*'); do
+		mkdir -p "$2$(dirname "$f")"
+		cp -L "$f" "$2$f"
+	done
+}
+
 # build_initramfs <out> <release> <ko> <job>: busybox, the module installed
 # where modprobe would look, the kselftest runner and our tests.
 build_initramfs() {
@@ -136,7 +152,7 @@ build_initramfs() {
 	cp /bin/busybox "$root/bin/busybox"
 	cp "$TOP/guest/init" "$root/init"
 	cp "$ko" "$root/lib/modules/$release/extra/"
-	if [ "$job" = check ]; then
+	if [ "$job" != run ]; then
 		cp -r "$BUILD/ksrc/$KSFT_SUBDIR/kselftest" "$root/ksft/"
 		make -s -C "$TOP/selftests" KSFT_DIR="$BUILD/ksrc/$KSFT_SUBDIR" \
 			OUTPUT="$BUILD/selftests" INSTALL_PATH="$root/ksft/shmring" \
@@ -146,11 +162,16 @@ build_initramfs() {
 			OUTPUT="$BUILD/selftests" COLLECTION=shmring emit_tests |
 			sed -n 's|^shmring:|/ksft/shmring/|p' >"$root/ksft/shmring/tests"
 	fi
+	if [ "$job" != run ]; then
+		copy_with_libs "$(command -v stress-ng)" "$root"
+	fi
 	if [ -d "$BUILD/user" ]; then
 		mkdir -p "$root/usr/bin"
 		cp "$BUILD"/user/* "$root/usr/bin/"
 	fi
 	echo "$job" >"$root/job"
+	# Settings for the guest, e.g. longer runs: sourced by /init.
+	printf '%s\n' "${GUEST_ENV:-}" >"$root/env"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out"
 	rm -rf "$root"
 }
@@ -160,10 +181,112 @@ build_initramfs() {
 boot() {
 	local kernel=$1 initrd=$2 logf=$3 secs=$4 rc=0
 	timeout --foreground -k 10 "$secs" qemu-system-x86_64 \
-		-accel tcg -cpu max -smp 2 -m 1536 \
+		-accel tcg -cpu max -smp 2 -m "${GUEST_MEM:-1536}" \
 		-nographic -no-reboot -nodefaults -serial stdio \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=3 rdinit=/init" \
 		</dev/null | tr -d '\r' >"$logf" || rc=$?
 	return "$rc"
+}
+
+# ensure_debug_kernel: builds, once, the KASAN/lockdep/kmemleak/fault
+# injection kernel from linux-source-6.12 and guest/debug.config. Cached by
+# the source package version and the fragment's checksum; prints the tree.
+ensure_debug_kernel() {
+	local srcver sum tree
+	srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+	sum=$(sha256sum "$TOP/guest/debug.config" | cut -c1-12)
+	tree=$BUILD/debug-kernel/$srcver-$sum
+	if [ ! -e "$tree/.shmring-built" ]; then
+		rm -rf "$tree"
+		mkdir -p "$tree"
+		log "building the debug kernel in $tree (once; 15-25 minutes)"
+		tar -C "$tree" --strip-components=1 -xJf /usr/src/linux-source-6.12.tar.xz
+		(
+			cd "$tree"
+			make -s x86_64_defconfig kvm_guest.config >&2
+			scripts/kconfig/merge_config.sh -m .config \
+				"$TOP/guest/debug.config" >&2
+			make -s olddefconfig >&2
+			# A fragment option that did not survive is a silent
+			# lie about what the kernel checks: refuse it.
+			grep '^CONFIG_' "$TOP/guest/debug.config" | while read -r opt; do
+				case $opt in
+				*=n) grep -qx "# ${opt%=n} is not set" .config ||
+					die "debug kernel: $opt did not stick" ;;
+				*) grep -qx "$opt" .config ||
+					die "debug kernel: $opt did not stick" ;;
+				esac
+			done
+			make -s -j"$(nproc)" bzImage >&2
+			make -s -j"$(nproc)" modules >&2
+		)
+		touch "$tree/.shmring-built"
+	fi
+	echo "$tree"
+}
+
+# Results of guest runs, summed for the final line.
+passed=0 failed=0 skipped=0 n=0
+results=()
+note() { results+=("$1"); }
+
+# KASAN, KFENCE and lockdep reports start with BUG: or WARNING:.
+SPLAT='BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic|RCU stall|hung_task|INFO: task|UBSAN'
+
+# judge_guest <label> <log> <qemu rc> <seconds>: prints the guest's KTAP
+# and adds its test cases, its clean finish and its clean kernel log.
+judge_guest() {
+	local label=$1 logf=$2 rc=$3 secs=$4 ktap dmesg p f s
+	ktap=$(sed -n '/^@@shmring-ktap-begin/,/^@@shmring-ktap-end/p' "$logf" | sed '1d;$d')
+	dmesg=$(sed -n '/^@@shmring-dmesg-begin/,/^@@shmring-dmesg-end/p' "$logf" | sed '1d;$d')
+	echo "# $label"
+	sed 's/^/  /' <<<"$ktap"
+
+	# Each harness test case counts once; a program that died without
+	# reporting its cases counts as one failure.
+	p=$(grep -cE '^# ok [0-9]+ ' <<<"$ktap" || true)
+	s=$(grep -cE '^# ok [0-9]+ .*# SKIP' <<<"$ktap" || true)
+	f=$(grep -cE '^# not ok [0-9]+ ' <<<"$ktap" || true)
+	p=$((p - s))
+	if [ "$f" -eq 0 ] && grep -qE '^not ok [0-9]+ ' <<<"$ktap"; then
+		f=$(grep -cE '^not ok [0-9]+ ' <<<"$ktap")
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	# An unexpected skip is a failure too: the caller fails on any skip.
+	[ "$s" -eq 0 ] || echo "# $s unexpected skips on $label"
+
+	n=$((n + 1))
+	if [ "$rc" -eq 124 ]; then
+		note "not ok $n $label guest # TIMEOUT after ${secs}s"
+		tail -n 60 "$logf" | sed 's/^/# /'
+		failed=$((failed + 1))
+	elif ! grep -q '^@@shmring-done rc=0' "$logf" || [ -z "$ktap" ]; then
+		note "not ok $n $label guest # did not finish cleanly (qemu rc=$rc)"
+		tail -n 60 "$logf" | sed 's/^/# /'
+		failed=$((failed + 1))
+	else
+		note "ok $n $label guest"
+		passed=$((passed + 1))
+	fi
+
+	n=$((n + 1))
+	if grep -qE "$SPLAT" <<<"$dmesg"; then
+		note "not ok $n $label dmesg clean"
+		echo "# kernel log of $label after the load:"
+		sed 's/^/# /' <<<"$dmesg"
+		failed=$((failed + 1))
+	else
+		note "ok $n $label dmesg clean"
+		passed=$((passed + 1))
+	fi
+}
+
+# finish: the plan, the results and the closing line; fails on any failure
+# or skip.
+finish() {
+	echo "1..$n"
+	printf '%s\n' "${results[@]}"
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ]
 }

@@ -4,6 +4,8 @@
  * read/write/llseek view of the same bytes.
  */
 
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/highmem.h>
@@ -31,8 +33,11 @@ int shmring_mem_alloc(struct shmring_dev *sdev, size_t size)
 
 	sdev->pages = kvcalloc(nr_pages, sizeof(*sdev->pages),
 			       GFP_KERNEL | __GFP_NOWARN);
-	if (!sdev->pages)
+	if (!sdev->pages) {
+		pr_err("out of memory for the page array of %lu pages\n",
+		       nr_pages);
 		return -ENOMEM;
+	}
 
 	for (i = 0; i < nr_pages; i++) {
 		sdev->pages[i] = alloc_page(SHMRING_GFP);
@@ -45,6 +50,7 @@ int shmring_mem_alloc(struct shmring_dev *sdev, size_t size)
 	return 0;
 
 err_free:
+	pr_err("out of memory after %lu of %lu pages\n", i, nr_pages);
 	while (i--)
 		__free_page(sdev->pages[i]);
 	kvfree(sdev->pages);

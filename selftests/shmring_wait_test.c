@@ -1112,7 +1112,8 @@ TEST_F(shmring_wait, exit_leaves_nothing)
 
 /*
  * SIGSTOP and SIGCONT, with no handler, must not end an infinite or
- * ABSTIME wait. (A relative one may see EINTR, as futex did before 2.6.22.)
+ * ABSTIME wait. (A relative one may return EINTR: restarting it would
+ * move its deadline.)
  */
 TEST_F(shmring_wait, stop_and_continue)
 {
@@ -1337,17 +1338,34 @@ TEST_F_TIMEOUT(shmring_wait, pingpong_threads, 300)
 
 /* Many waiters */
 
+/*
+ * @n distinct words at pseudo-random offsets. Unlike a regular stride,
+ * which a multiplicative hash spreads evenly, some of them share a bucket
+ * whatever the table size, so a WAKE must skip the others' waiters.
+ */
+static void random_words(uint64_t *offs, int n, uint64_t size)
+{
+	uint32_t seed = 0x5eed;
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		do {
+			offs[i] = xorshift(&seed) % (size / 4) * 4;
+			for (j = 0; j < i && offs[j] != offs[i]; j++)
+				;
+		} while (j < i);
+	}
+}
+
 TEST_F_TIMEOUT(shmring_wait, thousand_waiters_hundred_words, 180)
 {
 	enum { WORDS = 100, PER_WORD = 10, N = WORDS * PER_WORD };
 	struct ctx *c = &self->c;
-	uint64_t nwords = c->size / 4, offs[WORDS];
 	int done[WORDS] = { 0 }, i, err;
+	uint64_t offs[WORDS];
 	struct waiter *w;
 
-	/* Scattered over the buffer, all distinct (1031 is prime). */
-	for (i = 0; i < WORDS; i++)
-		offs[i] = (i * 1031ULL) % nwords * 4;
+	random_words(offs, WORDS, c->size);
 	w = calloc(N, sizeof(*w));
 	ASSERT_NE(NULL, w);
 	for (i = 0; i < N; i++) {

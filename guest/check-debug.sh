@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make check-debug: the whole selftest suite at full length, plus fault
+# injection and leak checks, on a KASAN/lockdep/UBSAN/KFENCE/kmemleak kernel
+# built once from linux-source-6.12. Any report fails the run.
+
+. "$(dirname "$0")/lib.sh"
+
+GUEST_SECONDS=${GUEST_SECONDS:-3000}
+# Full lengths (make check runs the short ones). The soak is sized from a
+# measurement: about 1.5 ms per round trip under KASAN and TCG.
+GUEST_ENV="SHMRING_FUZZ_CALLS=${SHMRING_FUZZ_CALLS:-1000000}
+SHMRING_TORTURE_SECONDS=${SHMRING_TORTURE_SECONDS:-60}
+SHMRING_STRESS_NG_SECONDS=${SHMRING_STRESS_NG_SECONDS:-60}
+SHMRING_SOAK_ROUNDS=${SHMRING_SOAK_ROUNDS:-1000000}
+kselftest_override_timeout=$GUEST_SECONDS"
+export GUEST_ENV
+# KASAN's shadow takes an eighth of memory.
+export GUEST_MEM=${GUEST_MEM:-2048}
+
+ensure_host_packages
+ensure_packages flex bison libssl-dev libelf-dev bc
+ensure_ksrc
+build_selftests
+
+tree=$(ensure_debug_kernel)
+release=$(make -s -C "$tree" kernelrelease)
+ko=$(build_module "$release" "$tree")
+initrd=$BUILD/debug-$release.cpio.gz
+logf=$BUILD/debug-$release.log
+build_initramfs "$initrd" "$release" "$ko" debug
+
+echo "TAP version 13"
+log "booting the debug kernel $release under QEMU (TCG, 2 vCPUs)"
+start=$SECONDS
+rc=0
+boot "$tree/arch/x86/boot/bzImage" "$initrd" "$logf" "$GUEST_SECONDS" || rc=$?
+echo "# guest wall time: $((SECONDS - start)) s"
+judge_guest "debug $release" "$logf" "$rc" "$GUEST_SECONDS"
+finish

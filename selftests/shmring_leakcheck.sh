@@ -1,0 +1,82 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# After everything else has run: nothing shmring allocated may be left.
+# kmemleak holds no report involving shmring (it was cleared before the
+# first load), and unloading gives every buffer page back. Needs
+# DEBUG_KMEMLEAK (the debug kernel of `make check-debug`).
+
+DIR=$(dirname "$0")
+. "$DIR/../kselftest/ktap_helpers.sh"
+
+DBG=/sys/kernel/debug
+KO=${SHMRING_KO:?SHMRING_KO is not set}
+PAGES_64M=16384
+
+ktap_print_header
+ktap_set_plan 3
+
+mount | grep -q " $DBG " || mount -t debugfs debugfs $DBG
+[ -e $DBG/kmemleak ] || ktap_exit_fail_msg "no kmemleak in this kernel"
+
+unload() {
+	i=0
+	while [ $i -lt 100 ]; do
+		grep -q '^shmring ' /proc/modules || return 0
+		rmmod shmring 2>/dev/null
+		sleep 0.1
+		i=$((i + 1))
+	done
+	! grep -q '^shmring ' /proc/modules
+}
+
+# kmemleak reports only objects older than 5 s, after two scans.
+leak_reports() {
+	sleep 6
+	echo scan >$DBG/kmemleak
+	echo scan >$DBG/kmemleak
+	cat $DBG/kmemleak
+}
+
+# Report blocks that name shmring, or, once it is unloaded, hold a frame
+# no symbol resolves any more (a module's address).
+ours() {
+	awk '/^unreferenced object/ { if (blk != "" && hit) print blk; blk = ""; hit = 0 }
+	     { blk = blk "\n# " $0 }
+	     /shmring/ || /\] 0x[0-9a-f]+$/ { hit = 1 }
+	     END { if (blk != "" && hit) print blk }'
+}
+
+loaded_scan() {
+	grep -q '^shmring ' /proc/modules || insmod "$KO"
+	leaks=$(leak_reports | ours)
+	[ -z "$leaks" ] || { echo "$leaks"; return 1; }
+}
+ktap_test_result "kmemleak: no report involving shmring while loaded" loaded_scan
+
+free_pages() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	awk '$1 == "nr_free_pages" { print $2 }' /proc/vmstat
+}
+
+pages_back() {
+	unload || return 1
+	before=$(free_pages)
+	insmod "$KO" size=64M || return 1
+	loaded=$(free_pages)
+	unload || return 1
+	after=$(free_pages)
+	echo "# nr_free_pages: $before before, $loaded loaded, $after after unload"
+	[ $((before - loaded)) -ge $PAGES_64M ] &&
+	[ $((after - loaded)) -ge $PAGES_64M ]
+}
+ktap_test_result "unloading gives the 64M buffer's pages back" pages_back
+
+unloaded_scan() {
+	leaks=$(leak_reports | ours)
+	insmod "$KO" || return 1
+	[ -z "$leaks" ] || { echo "$leaks"; return 1; }
+}
+ktap_test_result "kmemleak: no report involving shmring after unload" unloaded_scan
+
+ktap_finished

@@ -27,16 +27,11 @@ while read -r line; do
 done < <(grep -E '^(not )?ok [0-9]+ ' <<<"$style")
 
 for flavour in ${KERNELS:-$KERNEL_FLAVOURS}; do
-	read -r release version < <(kernel_release "$flavour")
-	kernel=$(ensure_kernel_image "$flavour")
-	ko=$(build_module "$release")
-	build_initramfs "$BUILD/guest-$release.cpio.gz" "$release" "$ko" check
+	prepare_guest "$flavour" check
 	log "booting $release under QEMU (TCG, 2 vCPUs)"
 	rc=0
-	boot "$kernel" "$BUILD/guest-$release.cpio.gz" "$BUILD/guest-$release.log" \
-		"$GUEST_SECONDS" || rc=$?
-	judge_guest "$release ($version)" "$BUILD/guest-$release.log" "$rc" \
-		"$GUEST_SECONDS"
+	boot "$kernel" "$initrd" "$logf" "$GUEST_SECONDS" || rc=$?
+	judge_guest "$release ($version)" "$logf" "$rc" "$GUEST_SECONDS"
 done
 
 finish

@@ -176,6 +176,18 @@ build_initramfs() {
 	rm -rf "$root"
 }
 
+# prepare_guest <flavour> <job>: the kernel, the module built for it and an
+# initramfs for <job>; sets release, version, kernel, initrd and logf.
+prepare_guest() {
+	local ko
+	read -r release version < <(kernel_release "$1")
+	kernel=$(ensure_kernel_image "$1")
+	ko=$(build_module "$release")
+	initrd=$BUILD/$2-$release.cpio.gz
+	logf=$BUILD/$2-$release.log
+	build_initramfs "$initrd" "$release" "$ko" "$2"
+}
+
 # boot <vmlinuz> <initramfs> <log> <seconds>: 2 vCPUs under TCG (nested KVM
 # hangs here). Returns 124 when the guest outlives its time.
 boot() {

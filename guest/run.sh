@@ -9,12 +9,7 @@ flavour=${KERNEL:-6.12}
 ensure_host_packages
 ensure_ksrc
 build_user
-read -r release version < <(kernel_release "$flavour")
-kernel=$(ensure_kernel_image "$flavour")
-ko=$(build_module "$release")
-initrd=$BUILD/run-$release.cpio.gz
-logf=$BUILD/run-$release.log
-build_initramfs "$initrd" "$release" "$ko" run
+prepare_guest "$flavour" run
 
 log "booting $release ($version) under QEMU with shmring loaded"
 rc=0

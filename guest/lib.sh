@@ -51,6 +51,7 @@ ensure_ksrc() {
 		"linux-source-6.12/$KSFT_SUBDIR/kselftest*" \
 		"linux-source-6.12/$KSFT_SUBDIR/lib.mk" \
 		'linux-source-6.12/scripts/checkpatch.pl' \
+		'linux-source-6.12/scripts/kernel-doc' \
 		'linux-source-6.12/scripts/spelling.txt' \
 		'linux-source-6.12/scripts/const_structs.checkpatch'
 	touch "$stamp"

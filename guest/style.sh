@@ -30,6 +30,12 @@ mkdir -p "$out"
 	include/uapi/linux/shmring.h) >"$out/checkpatch.log" 2>&1 || true
 gate "checkpatch --strict" "$out/checkpatch.log"
 
+# Every documented struct, member and function has its kernel-doc.
+(cd "$TOP" && perl "$BUILD/ksrc/scripts/kernel-doc" -none -Wall \
+	include/uapi/linux/shmring.h kmod/shmring.h kmod/*.c) \
+	>"$out/kernel-doc.log" 2>&1 || true
+gate "kernel-doc -Wall" "$out/kernel-doc.log"
+
 for flavour in $KERNEL_FLAVOURS; do
 	read -r release _ < <(kernel_release "$flavour")
 	src=$out/$release

@@ -34,14 +34,6 @@
 #define PM_PRESENT	(1ULL << 63)
 #define PM_PFN_MASK	((1ULL << 55) - 1)
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* A byte that depends on its buffer offset, so a wrong page shows up. */
 static inline uint8_t pat(uint64_t off, uint32_t seed)
 {
@@ -1474,7 +1466,7 @@ TEST_F_TIMEOUT(dev, race_mmap_munmap_close, 120)
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	struct shmring_info info;
-	uint64_t end;
+	int64_t end;
 	uint8_t *buf;
 	size_t q;
 	int i;
@@ -1490,7 +1482,7 @@ TEST_F_TIMEOUT(dev, race_mmap_munmap_close, 120)
 		t[i] = (struct racer){ .r = &r, .id = i, .seed = 0x5eed + i };
 		ASSERT_EQ(0, pthread_create(&t[i].thread, NULL, fn, &t[i]));
 	}
-	end = now_ns() + RACE_SECONDS * 1000000000ULL;
+	end = now_ns() + RACE_SECONDS * NSEC_PER_SEC;
 	while (now_ns() < end && !race_stopped(&r))
 		usleep(10000);
 	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);

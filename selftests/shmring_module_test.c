@@ -23,41 +23,9 @@
 #include "kselftest_harness.h"
 #include "shmring_util.h"
 
-#define MOD_NAME		"shmring"
-#define MOD_SYSFS		"/sys/module/" MOD_NAME
 #define MOD_PARAM_SIZE		MOD_SYSFS "/parameters/size"
 #define DEFAULT_SIZE		(4ULL << 20)
 #define MAX_SIZE		(1ULL << 30)
-/* The last fput of a dead process may be deferred to a workqueue. */
-#define UNLOAD_RETRY_MS		5000
-
-static int load_module(int ko_fd, const char *params)
-{
-	return syscall(__NR_finit_module, ko_fd, params, 0) ? -errno : 0;
-}
-
-static int unload_module(void)
-{
-	return syscall(__NR_delete_module, MOD_NAME, O_NONBLOCK) ? -errno : 0;
-}
-
-/* Unload, retrying only while the module is still busy. */
-static int unload_module_retry(void)
-{
-	int ret, ms;
-
-	for (ms = 0; ; ms += 10) {
-		ret = unload_module();
-		if (ret != -EWOULDBLOCK || ms >= UNLOAD_RETRY_MS)
-			return ret;
-		usleep(10000);
-	}
-}
-
-static bool module_loaded(void)
-{
-	return access(MOD_SYSFS, F_OK) == 0;
-}
 
 /* No module and no device node: what a failed load must leave behind. */
 static bool module_gone(void)

@@ -5,15 +5,35 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/shmring.h>
 
 #define SHMRING_DEV	"/dev/shmring"
+
+#define NSEC_PER_MSEC		1000000LL
+#define NSEC_PER_SEC		1000000000LL
+
+/* Bound on waiting for a state (waiters asleep, threads returned). */
+#define POLL_NS			(30 * NSEC_PER_SEC)
+#define POLL_STEP_US		200
+
+#define MOD_NAME		"shmring"
+#define MOD_SYSFS		"/sys/module/" MOD_NAME
+/* The last fput of a dead process may be deferred to a workqueue. */
+#define UNLOAD_RETRY_MS		5000
 
 static inline int shmring_open(int flags)
 {
@@ -56,6 +76,249 @@ static inline void *shmring_map_zeroed(int fd, size_t size)
 	if (p != MAP_FAILED)
 		memset(p, 0, size);
 	return p;
+}
+
+static inline int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static inline uint32_t xorshift(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static inline unsigned long env_ulong(const char *name, unsigned long def,
+				      unsigned long max)
+{
+	const char *s = getenv(name);
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s)
+		return def;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || !v)
+		return def;
+	return v < max ? v : max;
+}
+
+static inline int nr_waiters(int fd)
+{
+	struct shmring_info info;
+	int ret = shmring_get_info(fd, &info);
+
+	return ret ? ret : (int)info.nr_waiters;
+}
+
+/* One poll step: false once POLL_NS have passed since @start. */
+static inline bool poll_again(int64_t start)
+{
+	if (now_ns() - start > POLL_NS)
+		return false;
+	usleep(POLL_STEP_US);
+	return true;
+}
+
+/* Polls INFO until nr_waiters == @want; returns the last value seen. */
+static inline int await_nr_waiters(int fd, int want)
+{
+	int64_t start = now_ns();
+	int n;
+
+	while ((n = nr_waiters(fd)) != want && poll_again(start))
+		;
+	return n;
+}
+
+/*
+ * fork() whose child dies with the test, so a failing test cannot leave a
+ * waiter behind for the next one.
+ */
+static inline pid_t spawn(void)
+{
+	pid_t parent = getpid();
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+	}
+	return pid;
+}
+
+/* Module load and unload, for the suites that need root. */
+
+static inline int load_module(int ko_fd, const char *params)
+{
+	return syscall(__NR_finit_module, ko_fd, params, 0) ? -errno : 0;
+}
+
+static inline int unload_module(void)
+{
+	return syscall(__NR_delete_module, MOD_NAME, O_NONBLOCK) ? -errno : 0;
+}
+
+/* Unload, retrying only while the module is still busy. */
+static inline int unload_module_retry(void)
+{
+	int ret, ms;
+
+	for (ms = 0; ; ms += 10) {
+		ret = unload_module();
+		if (ret != -EWOULDBLOCK || ms >= UNLOAD_RETRY_MS)
+			return ret;
+		usleep(10000);
+	}
+}
+
+static inline bool module_loaded(void)
+{
+	return access(MOD_SYSFS, F_OK) == 0;
+}
+
+/* The usability check run after a hostile workload */
+
+/* INFO is sane, and nobody is left waiting. */
+static inline int usable_info(int fd, struct shmring_info *info, char *why,
+			      size_t len)
+{
+	unsigned int i;
+	int ret;
+
+	ret = shmring_get_info(fd, info);
+	if (ret) {
+		snprintf(why, len, "INFO: %s", strerror(-ret));
+		return -1;
+	}
+	if (info->abi_version != SHMRING_ABI_VERSION ||
+	    info->page_size != (uint32_t)sysconf(_SC_PAGESIZE) ||
+	    !info->size || info->size % info->page_size || info->reserved0 ||
+	    info->features) {
+		snprintf(why, len, "INFO: size %llu page %u abi %u reserved0 %u features %llu",
+			 (unsigned long long)info->size, info->page_size,
+			 info->abi_version, info->reserved0,
+			 (unsigned long long)info->features);
+		return -1;
+	}
+	for (i = 0; i < 4; i++) {
+		if (info->reserved[i]) {
+			snprintf(why, len, "INFO: reserved[%u] %#llx", i,
+				 (unsigned long long)info->reserved[i]);
+			return -1;
+		}
+	}
+	ret = await_nr_waiters(fd, 0);
+	if (ret) {
+		snprintf(why, len, "INFO: nr_waiters stays %d", ret);
+		return -1;
+	}
+	return 0;
+}
+
+/* The file view and the mapping are the same bytes, both ways. */
+static inline int usable_rw(int fd, uint8_t *map, uint64_t size,
+			    uint32_t page, char *why, size_t len)
+{
+	uint32_t v, pat = 0xa5c3f00d;
+
+	if (pwrite(fd, &pat, sizeof(pat), size - 8) != sizeof(pat) ||
+	    memcmp(map + size - 8, &pat, sizeof(pat))) {
+		snprintf(why, len, "pwrite not seen in the mapping");
+		return -1;
+	}
+	memcpy(map + page, &pat, sizeof(pat));
+	if (pread(fd, &v, sizeof(v), page) != sizeof(v) || v != pat) {
+		snprintf(why, len, "store in the mapping not seen by pread");
+		return -1;
+	}
+	return 0;
+}
+
+struct shmring_usable_wait {
+	int fd;
+	uint64_t off;
+	uint32_t val;
+	int ret;
+};
+
+static inline void *shmring_usable_waiter(void *arg)
+{
+	struct shmring_usable_wait *w = arg;
+
+	w->ret = shmring_wait(w->fd, w->off, w->val, 0, 10 * NSEC_PER_SEC);
+	return NULL;
+}
+
+/* A waiter on the last word is woken by a store and a WAKE. */
+static inline int usable_round_trip(int fd, uint8_t *map, uint64_t size,
+				    char *why, size_t len)
+{
+	struct shmring_usable_wait w = { .fd = fd, .off = size - 4 };
+	uint32_t *word = (uint32_t *)(map + w.off);
+	pthread_t tid;
+	int n, woken;
+
+	w.val = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+	if (shmring_wait(fd, w.off, w.val, 0, 0) != -ETIMEDOUT ||
+	    shmring_wait(fd, w.off, w.val + 1, 0, -1) != -EAGAIN) {
+		snprintf(why, len, "WAIT without sleeping: wrong result");
+		return -1;
+	}
+	if (pthread_create(&tid, NULL, shmring_usable_waiter, &w)) {
+		snprintf(why, len, "pthread_create failed");
+		return -1;
+	}
+	n = await_nr_waiters(fd, 1);
+	__atomic_store_n(word, w.val + 1, __ATOMIC_SEQ_CST);
+	woken = shmring_wake(fd, w.off, 1);
+	/* The waiter's own timeout bounds this, should the WAKE miss it. */
+	pthread_join(tid, NULL);
+	if (n != 1 || woken != 1 || w.ret) {
+		snprintf(why, len, "round trip: nr_waiters %d, WAKE %d, WAIT %d",
+			 n, woken, w.ret);
+		return -1;
+	}
+	if (shmring_wake(fd, w.off, UINT32_MAX)) {
+		snprintf(why, len, "WAKE with nobody waiting woke someone");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The device still does everything it did before: INFO is sane with no
+ * waiter left, read/write and a mapping see each other's bytes, and a
+ * WAIT/WAKE round trip works. Returns 0, or -1 with the reason in @why.
+ */
+static inline int shmring_check_usable(int fd, char *why, size_t len)
+{
+	struct shmring_info info;
+	uint8_t *map;
+	int ret;
+
+	if (usable_info(fd, &info, why, len))
+		return -1;
+	map = mmap(NULL, info.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		snprintf(why, len, "mmap: %s", strerror(errno));
+		return -1;
+	}
+	ret = usable_rw(fd, map, info.size, info.page_size, why, len);
+	if (!ret)
+		ret = usable_round_trip(fd, map, info.size, why, len);
+	munmap(map, info.size);
+	return ret;
 }
 
 #endif /* SHMRING_UTIL_H */

@@ -37,12 +37,6 @@
 #include "kselftest_harness.h"
 #include "shmring_util.h"
 
-#define NSEC_PER_MSEC		1000000LL
-#define NSEC_PER_SEC		1000000000LL
-
-/* Bound on waiting for a state (waiters asleep, threads returned). */
-#define POLL_NS			(30 * NSEC_PER_SEC)
-#define POLL_STEP_US		200
 /* Time a waiter that should stay asleep gets to (wrongly) return. */
 #define SETTLE_US		100000
 /* Timers may fire late, never early; the guest is emulated and slow. */
@@ -79,44 +73,12 @@ static void count_signal(int sig)
 	__atomic_add_fetch(handled_count, 1, __ATOMIC_SEQ_CST);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 static void spin_ns(int64_t ns)
 {
 	int64_t end = now_ns() + ns;
 
 	while (now_ns() < end)
 		;
-}
-
-static uint32_t xorshift(uint32_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
-}
-
-static unsigned long env_ulong(const char *name, unsigned long def,
-			       unsigned long max)
-{
-	const char *s = getenv(name);
-	unsigned long v;
-	char *end;
-
-	if (!s || !*s)
-		return def;
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || !v)
-		return def;
-	return v < max ? v : max;
 }
 
 static uint32_t *word(struct ctx *c, uint64_t off)
@@ -129,34 +91,6 @@ static void set_word(struct ctx *c, uint64_t off, uint32_t v)
 	__atomic_store_n(word(c, off), v, __ATOMIC_SEQ_CST);
 }
 
-static int nr_waiters(int fd)
-{
-	struct shmring_info info;
-	int ret = shmring_get_info(fd, &info);
-
-	return ret ? ret : (int)info.nr_waiters;
-}
-
-/* One poll step: false once POLL_NS have passed since @start. */
-static bool poll_again(int64_t start)
-{
-	if (now_ns() - start > POLL_NS)
-		return false;
-	usleep(POLL_STEP_US);
-	return true;
-}
-
-/* Polls INFO until nr_waiters == @want; returns the last value seen. */
-static int await_nr_waiters(int fd, int want)
-{
-	int64_t start = now_ns();
-	int n;
-
-	while ((n = nr_waiters(fd)) != want && poll_again(start))
-		;
-	return n;
-}
-
 static int await_int(int *p, int want)
 {
 	int64_t start = now_ns();
@@ -166,25 +100,6 @@ static int await_int(int *p, int want)
 	       poll_again(start))
 		;
 	return n;
-}
-
-/*
- * fork() whose child dies with the test, so a failing test cannot leave a
- * waiter behind for the next one.
- */
-static pid_t spawn(void)
-{
-	pid_t parent = getpid();
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-	}
-	return pid;
 }
 
 /*

@@ -1,0 +1,923 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Concurrency torture for /dev/shmring. For SHMRING_TORTURE_SECONDS
+ * (default 15), all at once, each in its own processes:
+ *  - mappers open, mmap a window, check and rewrite the pages they own,
+ *    drop one with MADV_DONTNEED, mremap the window smaller and elsewhere,
+ *    fork a child that touches it, munmap (in pieces) and close, and now
+ *    and then exit with all of it still in place;
+ *  - waiters (two threads each) WAIT on a few words with random timeouts,
+ *    infinite ones included, and exit now and then in the middle of it;
+ *  - wakers change those words and WAKE them with random counts;
+ *  - a churner opens, asks INFO, maps and closes;
+ *  - the test itself signals the waiters (handlers with and without
+ *    SA_RESTART, SIGSTOP/SIGCONT), SIGKILLs waiters and the rest, and
+ *    respawns whatever ended.
+ * Every result is checked as it comes. Afterwards: INFO's nr_waiters
+ * returns to 0, no task stays in D state, and the module unloads, reloads
+ * with no parameters and works. Needs root and $SHMRING_KO, like
+ * shmring_module_test.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "shmring_util.h"
+
+#define DEFAULT_SECONDS		15
+/* The harness timeout below leaves 120 s on top of the longest run. */
+#define MAX_SECONDS		300
+
+#define NR_MAPPERS		2
+#define NR_WAITERS		3
+#define NR_WAKERS		2
+#define NR_CHURNERS		1
+#define NR_SLOTS		(NR_MAPPERS + NR_WAITERS + NR_WAKERS + NR_CHURNERS)
+#define WAITER_THREADS		2
+#define MAX_ASLEEP		(NR_WAITERS * WAITER_THREADS)
+
+/* The words WAIT and WAKE work on: either side of page boundaries. */
+#define NR_WORDS		16
+#define WORD_PAGES		(NR_WORDS / 2 + 1)
+/* Each mapper owns MAPPER_PAGES pages from MAPPER_FIRST on. */
+#define MAPPER_FIRST		16
+#define MAPPER_PAGES		64
+#define MAX_WINDOW		16
+
+/* The longest finite WAIT a waiter asks for. */
+#define MAX_WAIT_NS		(20 * NSEC_PER_MSEC)
+/*
+ * How long after a SIGSTOP/SIGCONT a relative WAIT may still see EINTR: the
+ * STOP can reach a thread late, as it enters WAIT, on a slow guest.
+ */
+#define STOP_SETTLE_NS		(100 * NSEC_PER_MSEC)
+/* Time the processes get to stop, and D-state tasks to leave it. */
+#define STOP_NS			(30 * NSEC_PER_SEC)
+#define D_STATE_NS		(10 * NSEC_PER_SEC)
+
+enum role { MAPPER, WAITER, WAKER, CHURNER };
+
+static const char * const role_names[] = {
+	"mapper", "waiter", "waker", "churner",
+};
+
+enum { R_WOKEN, R_EAGAIN, R_TIMEDOUT, R_EINTR, NR_RESULTS };
+
+/* Shared by every process of the run. */
+struct shared {
+	int stop;
+	int failed;
+	char msg[256];
+	uint64_t size, page;
+	/* Odd from a SIGSTOP to STOP_SETTLE_NS after its SIGCONT. */
+	uint32_t stops[NR_SLOTS];
+	/* The tag each mapper page holds, and the one being written. */
+	uint32_t expect[NR_MAPPERS][MAPPER_PAGES];
+	uint32_t pending[NR_MAPPERS][MAPPER_PAGES];
+	unsigned long waits[NR_RESULTS];
+	unsigned long wakes, woken, maps, mremaps, forks, churns;
+};
+
+struct slot {
+	enum role role;
+	int idx;		/* within its role */
+	pid_t pid;
+	bool killed;		/* SIGKILL sent: that is how it may end */
+	unsigned long gen;	/* respawns */
+};
+
+struct run {
+	struct shared *sh;
+	struct slot slots[NR_SLOTS];
+	uint64_t words[NR_WORDS];
+	int64_t stopped_at[NR_SLOTS];
+	uint32_t seed;
+	unsigned long sigs[4], kills, respawns, exits;
+};
+
+/* Handler runs per thread, to tell which signal interrupted which WAIT. */
+static __thread int tls_usr1, tls_usr2;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	__atomic_add_fetch(&tls_usr1, 1, __ATOMIC_SEQ_CST);
+}
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	__atomic_add_fetch(&tls_usr2, 1, __ATOMIC_SEQ_CST);
+}
+
+static int handled(int *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
+}
+
+/* Records the first failure of the run; the caller then exits or stops. */
+static __printf(2, 3) void fail(struct shared *sh, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (__atomic_exchange_n(&sh->failed, 1, __ATOMIC_SEQ_CST))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(sh->msg, sizeof(sh->msg), fmt, ap);
+	va_end(ap);
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool stopping(struct shared *sh)
+{
+	return __atomic_load_n(&sh->stop, __ATOMIC_SEQ_CST);
+}
+
+static void count(unsigned long *c, unsigned long n)
+{
+	__atomic_add_fetch(c, n, __ATOMIC_RELAXED);
+}
+
+/* A child's own open and mapping of the word pages. */
+static uint8_t *map_words(struct shared *sh, int *fd)
+{
+	uint8_t *p;
+
+	*fd = shmring_open(O_RDWR);
+	if (*fd < 0) {
+		fail(sh, "open: %s", strerror(errno));
+		_exit(1);
+	}
+	p = mmap(NULL, WORD_PAGES * sh->page, PROT_READ | PROT_WRITE,
+		 MAP_SHARED, *fd, 0);
+	if (p == MAP_FAILED) {
+		fail(sh, "mmap of the words: %s", strerror(errno));
+		_exit(1);
+	}
+	return p;
+}
+
+/* Mappers */
+
+static uint32_t *tag(uint8_t *p, size_t i, size_t page)
+{
+	return (uint32_t *)(p + i * page);
+}
+
+/*
+ * Each mapper page starts with a tag, so a window that maps the wrong
+ * frame shows. Checks the tags of a window, then writes new ones. A
+ * predecessor killed at any point leaves a tag that is either the
+ * expected one or the pending one, hence the order of the stores.
+ */
+static void mapper_retag(struct shared *sh, int m, uint8_t *p, size_t first,
+			 size_t n, uint32_t *seq)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint32_t *exp = &sh->expect[m][first + i];
+		uint32_t *pend = &sh->pending[m][first + i];
+		uint32_t v = __atomic_load_n(tag(p, i, sh->page), __ATOMIC_SEQ_CST);
+
+		if (v != *exp && v != *pend) {
+			fail(sh, "mapper %d: page %zu holds %#x, not %#x or %#x",
+			     m, MAPPER_FIRST + m * MAPPER_PAGES + first + i,
+			     v, *exp, *pend);
+			_exit(1);
+		}
+		__atomic_store_n(exp, v, __ATOMIC_SEQ_CST);
+		__atomic_store_n(pend, ++*seq, __ATOMIC_SEQ_CST);
+		__atomic_store_n(tag(p, i, sh->page), *seq, __ATOMIC_SEQ_CST);
+		__atomic_store_n(exp, *seq, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* A forked child sees the window and leaves its pid in it. */
+static void mapper_fork(struct shared *sh, int m, uint8_t *p, size_t n,
+			uint32_t want)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		fail(sh, "mapper %d: fork: %s", m, strerror(errno));
+		_exit(1);
+	}
+	if (pid == 0) {
+		if (*tag(p, n - 1, sh->page) != want)
+			_exit(2);
+		((uint32_t *)p)[1] = getpid();
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) ||
+	    ((uint32_t *)p)[1] != (uint32_t)pid) {
+		fail(sh, "mapper %d: forked child status %#x", m, status);
+		_exit(1);
+	}
+	count(&sh->forks, 1);
+}
+
+static void mapper_once(struct shared *sh, int m, uint32_t *seed,
+			uint32_t *seq)
+{
+	const size_t page = sh->page;
+	size_t n = 1 + xorshift(seed) % MAX_WINDOW, first, k;
+	uint8_t *p, *q, *target;
+	int fd;
+
+	first = xorshift(seed) % (MAPPER_PAGES - n + 1);
+	fd = shmring_open(O_RDWR);
+	if (fd < 0) {
+		fail(sh, "mapper %d: open: %s", m, strerror(errno));
+		_exit(1);
+	}
+	p = mmap(NULL, n * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 (MAPPER_FIRST + m * MAPPER_PAGES + first) * page);
+	if (p == MAP_FAILED) {
+		fail(sh, "mapper %d: mmap: %s", m, strerror(errno));
+		_exit(1);
+	}
+	count(&sh->maps, 1);
+	mapper_retag(sh, m, p, first, n, seq);
+
+	/* The fault handler maps the same frame back. */
+	if (xorshift(seed) % 4 == 0) {
+		madvise(p, page, MADV_DONTNEED);
+		mapper_retag(sh, m, p, first, 1, seq);
+	}
+
+	if (n > 1) {
+		k = 1 + xorshift(seed) % (n - 1);
+		q = mremap(p, n * page, k * page, 0);
+		if (q != p) {
+			fail(sh, "mapper %d: mremap shrink: %s", m, strerror(errno));
+			_exit(1);
+		}
+		n = k;
+		count(&sh->mremaps, 1);
+	}
+	q = mremap(p, n * page, (n + 1) * page, MREMAP_MAYMOVE);
+	if (q != MAP_FAILED) {
+		fail(sh, "mapper %d: mremap grew a mapping", m);
+		_exit(1);
+	}
+	target = mmap(NULL, n * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		      -1, 0);
+	if (target != MAP_FAILED) {
+		q = mremap(p, n * page, n * page, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   target);
+		if (q != target) {
+			fail(sh, "mapper %d: mremap move: %s", m, strerror(errno));
+			_exit(1);
+		}
+		p = q;
+		count(&sh->mremaps, 1);
+		mapper_retag(sh, m, p, first, n, seq);
+	}
+
+	if (xorshift(seed) % 4 == 0)
+		mapper_fork(sh, m, p, n, sh->expect[m][first + n - 1]);
+
+	/* Exit with everything in place: the exit path must clean up. */
+	if (xorshift(seed) % 64 == 0)
+		_exit(0);
+	if (xorshift(seed) % 2) {
+		close(fd);
+		fd = -1;
+	}
+	if (n > 1 && xorshift(seed) % 2) {
+		munmap(p + page, (n - 1) * page);
+		n = 1;
+	}
+	munmap(p, n * page);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void mapper_main(struct shared *sh, int m, uint32_t seed)
+{
+	uint32_t seq = seed << 8;
+	unsigned long i, life = 20 + xorshift(&seed) % 200;
+
+	for (i = 0; i < life && !stopping(sh); i++)
+		mapper_once(sh, m, &seed, &seq);
+	_exit(0);
+}
+
+/* Waiters */
+
+struct waiter_ctx {
+	struct shared *sh;
+	const uint64_t *words;
+	uint8_t *map;
+	int fd;
+	int slot;
+	uint32_t seed;
+};
+
+static int result_index(int ret)
+{
+	switch (ret) {
+	case 0: return R_WOKEN;
+	case -EAGAIN: return R_EAGAIN;
+	case -ETIMEDOUT: return R_TIMEDOUT;
+	default: return R_EINTR;
+	}
+}
+
+/*
+ * One WAIT with a random timeout. The result must fit what happened: a
+ * timeout no sooner than asked and never without one; EINTR only after a
+ * handler ran in this thread (one without SA_RESTART, unless the wait was
+ * relative) or, for a relative wait, around a SIGSTOP. False: stop.
+ */
+static bool waiter_once(struct waiter_ctx *w)
+{
+	struct shared *sh = w->sh;
+	uint32_t r = xorshift(&w->seed), flags = 0, val;
+	uint64_t off = w->words[r % NR_WORDS];
+	int usr1, usr2, ret;
+	uint32_t stops;
+	int64_t to, t0;
+	bool relative, stopped;
+
+	val = __atomic_load_n((uint32_t *)(w->map + off), __ATOMIC_SEQ_CST);
+	/* After the load: a stop sets the flag, then changes every word. */
+	if (stopping(sh))
+		return false;
+	if (r % 8 == 0)
+		val++;
+	switch ((r >> 8) % 8) {
+	case 0:
+		to = 0;
+		break;
+	case 1: case 2:
+		to = 1 + xorshift(&w->seed) % MAX_WAIT_NS;
+		break;
+	case 3:
+		flags = SHMRING_WAIT_ABSTIME;
+		to = now_ns() + 1 + xorshift(&w->seed) % MAX_WAIT_NS;
+		break;
+	case 4:
+		flags = SHMRING_WAIT_ABSTIME;
+		to = now_ns() - xorshift(&w->seed) % MAX_WAIT_NS;
+		break;
+	case 5:
+		flags = SHMRING_WAIT_ABSTIME;
+		to = -1;
+		break;
+	default:
+		to = (r >> 16) % 2 ? -1 : INT64_MIN;
+		break;
+	}
+	relative = !flags && to > 0;
+
+	usr1 = handled(&tls_usr1);
+	usr2 = handled(&tls_usr2);
+	stops = __atomic_load_n(&sh->stops[w->slot], __ATOMIC_SEQ_CST);
+	t0 = now_ns();
+	ret = shmring_wait(w->fd, off, val, flags, to);
+
+	switch (ret) {
+	case 0:
+	case -EAGAIN:
+		break;
+	case -ETIMEDOUT:
+		if (to < 0 || (flags ? now_ns() < to : now_ns() - t0 < to))
+			fail(sh, "waiter: ETIMEDOUT too early or with no timeout (flags %#x timeout %lld after %lld ns)",
+			     flags, (long long)to, (long long)(now_ns() - t0));
+		break;
+	case -EINTR:
+		stopped = stops % 2 ||
+			  __atomic_load_n(&sh->stops[w->slot], __ATOMIC_SEQ_CST) != stops;
+		if (handled(&tls_usr1) != usr1 ||
+		    (relative && (handled(&tls_usr2) != usr2 || stopped)))
+			break;
+		fail(sh, "waiter: EINTR with no signal that explains it (flags %#x timeout %lld, after %lld ns, stops %u to %u)",
+		     flags, (long long)to, (long long)(now_ns() - t0), stops,
+		     __atomic_load_n(&sh->stops[w->slot], __ATOMIC_SEQ_CST));
+		break;
+	default:
+		fail(sh, "waiter: WAIT(%#llx, flags %#x, timeout %lld) = %d",
+		     (unsigned long long)off, flags, (long long)to, ret);
+		break;
+	}
+	count(&sh->waits[result_index(ret)], 1);
+	return !sh->failed;
+}
+
+static void *waiter_thread(void *arg)
+{
+	struct waiter_ctx *w = arg;
+
+	while (waiter_once(w))
+		;
+	return NULL;
+}
+
+static void waiter_main(struct shared *sh, const uint64_t *words, int slot,
+			uint32_t seed)
+{
+	struct waiter_ctx w[WAITER_THREADS];
+	unsigned long i, life;
+	pthread_t tid;
+	sigset_t usr;
+	uint8_t *map;
+	int fd, t;
+
+	map = map_words(sh, &fd);
+	for (t = 0; t < WAITER_THREADS; t++)
+		w[t] = (struct waiter_ctx){ .sh = sh, .words = words, .map = map,
+					    .fd = fd, .slot = slot,
+					    .seed = seed * (t + 3) | 1 };
+	/*
+	 * Only the main thread takes SIGUSR1/2. Otherwise a signal could
+	 * interrupt one thread's relative WAIT while another thread dequeues
+	 * it and runs the handler, and nothing would explain the EINTR.
+	 */
+	sigemptyset(&usr);
+	sigaddset(&usr, SIGUSR1);
+	sigaddset(&usr, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr, NULL);
+	for (t = 1; t < WAITER_THREADS; t++) {
+		if (pthread_create(&tid, NULL, waiter_thread, &w[t])) {
+			fail(sh, "waiter: pthread_create");
+			_exit(1);
+		}
+	}
+	pthread_sigmask(SIG_UNBLOCK, &usr, NULL);
+	/* Exit now and then with the other threads still asleep. */
+	life = 50 + xorshift(&seed) % 500;
+	for (i = 0; i < life && waiter_once(&w[0]); i++)
+		;
+	_exit(0);
+}
+
+/* Wakers and the churner */
+
+static void waker_main(struct shared *sh, const uint64_t *words,
+		       uint32_t seed)
+{
+	static const uint32_t counts[] = {
+		0, 1, 1, 2, 3, MAX_ASLEEP, INT_MAX, UINT32_MAX,
+	};
+	uint32_t r, n, max;
+	uint8_t *map;
+	uint64_t off;
+	int fd, ret;
+
+	map = map_words(sh, &fd);
+	while (!stopping(sh)) {
+		r = xorshift(&seed);
+		off = words[r % NR_WORDS];
+		if ((r >> 8) % 2)
+			__atomic_add_fetch((uint32_t *)(map + off), 1,
+					   __ATOMIC_SEQ_CST);
+		n = counts[(r >> 12) % ARRAY_SIZE(counts)];
+		ret = shmring_wake(fd, off, n);
+		max = n < MAX_ASLEEP ? n : MAX_ASLEEP;
+		if (ret < 0 || (uint32_t)ret > max) {
+			fail(sh, "waker: WAKE(%#llx, %u) = %d",
+			     (unsigned long long)off, n, ret);
+			_exit(1);
+		}
+		count(&sh->wakes, 1);
+		count(&sh->woken, ret);
+		usleep(xorshift(&seed) % 2000);
+	}
+	_exit(0);
+}
+
+static void churner_main(struct shared *sh, uint32_t seed)
+{
+	struct shmring_info info;
+	uint32_t r;
+	uint8_t *p;
+	int fd, fd2;
+
+	while (!stopping(sh)) {
+		r = xorshift(&seed);
+		fd = shmring_open(r % 2 ? O_RDWR : O_RDONLY);
+		if (fd < 0 || shmring_get_info(fd, &info)) {
+			fail(sh, "churner: open or INFO: %s", strerror(errno));
+			_exit(1);
+		}
+		if (info.size != sh->size || info.nr_waiters > MAX_ASLEEP) {
+			fail(sh, "churner: INFO size %llu nr_waiters %u",
+			     (unsigned long long)info.size, info.nr_waiters);
+			_exit(1);
+		}
+		fd2 = (r >> 1) % 2 ? dup(fd) : -1;
+		if ((r >> 2) % 2) {
+			p = mmap(NULL, sh->page, PROT_READ, MAP_SHARED, fd,
+				 (r >> 8) % (sh->size / sh->page) * sh->page);
+			if (p == MAP_FAILED) {
+				fail(sh, "churner: mmap: %s", strerror(errno));
+				_exit(1);
+			}
+			close(fd);
+			fd = -1;
+			/* The mapping outlives the fd it came from. */
+			__atomic_load_n(p, __ATOMIC_RELAXED);
+			munmap(p, sh->page);
+		}
+		if (fd >= 0)
+			close(fd);
+		if (fd2 >= 0)
+			close(fd2);
+		count(&sh->churns, 1);
+	}
+	_exit(0);
+}
+
+/* The supervisor: the test process */
+
+static void start_slot(struct run *run, int i)
+{
+	struct slot *s = &run->slots[i];
+	uint32_t seed = run->seed ^ (i * 0x9e3779b9U) ^ (s->gen * 0x85ebca6bU);
+	pid_t pid;
+
+	seed |= 1;
+	s->killed = false;
+	pid = spawn();
+	if (pid < 0) {
+		fail(run->sh, "fork: %s", strerror(errno));
+		s->pid = 0;
+		return;
+	}
+	if (pid == 0) {
+		switch (s->role) {
+		case MAPPER:
+			mapper_main(run->sh, s->idx, seed);
+			break;
+		case WAITER:
+			waiter_main(run->sh, run->words, i, seed);
+			break;
+		case WAKER:
+			waker_main(run->sh, run->words, seed);
+			break;
+		default:
+			churner_main(run->sh, seed);
+			break;
+		}
+		_exit(0);
+	}
+	s->pid = pid;
+	s->gen++;
+}
+
+/* Judges how a child ended; false if it ended in a way it must not. */
+static bool ended_well(struct run *run, struct slot *s, int status)
+{
+	if (WIFEXITED(status) && !WEXITSTATUS(status)) {
+		run->exits++;
+		return true;
+	}
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && s->killed)
+		return true;
+	if (WIFEXITED(status))
+		fail(run->sh, "%s %d exited with %d", role_names[s->role],
+		     s->idx, WEXITSTATUS(status));
+	else
+		fail(run->sh, "%s %d died of signal %d", role_names[s->role],
+		     s->idx, WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+	return false;
+}
+
+/* Reaps what ended; respawns it unless the run is stopping. */
+static int reap_slots(struct run *run, bool respawn)
+{
+	int i, status, alive = 0;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < NR_SLOTS; i++) {
+			if (run->slots[i].pid != pid)
+				continue;
+			ended_well(run, &run->slots[i], status);
+			run->slots[i].pid = 0;
+			if (respawn && !stopping(run->sh)) {
+				start_slot(run, i);
+				run->respawns++;
+			}
+		}
+	}
+	for (i = 0; i < NR_SLOTS; i++)
+		alive += run->slots[i].pid > 0;
+	return alive;
+}
+
+/* A live waiter, or a live process of another role; NULL if none soon. */
+static struct slot *pick(struct run *run, bool waiter)
+{
+	struct slot *s;
+	bool is_waiter;
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		s = &run->slots[xorshift(&run->seed) % NR_SLOTS];
+		is_waiter = s->role == WAITER;
+		if (s->pid > 0 && !s->killed && is_waiter == waiter)
+			return s;
+	}
+	return NULL;
+}
+
+/* One move of the killer: a signal of some kind to someone. */
+static void harass(struct run *run)
+{
+	uint32_t r = xorshift(&run->seed) % 100;
+	struct slot *s;
+	int i;
+
+	for (i = 0; i < NR_SLOTS; i++)
+		if (run->sh->stops[i] % 2 &&
+		    now_ns() - run->stopped_at[i] > STOP_SETTLE_NS)
+			__atomic_add_fetch(&run->sh->stops[i], 1, __ATOMIC_SEQ_CST);
+	s = pick(run, r < 90);
+	if (!s)
+		return;
+	i = s - run->slots;
+	/* One STOP at a time per process. */
+	if (r >= 60 && r < 72 && run->sh->stops[i] % 2)
+		r = 0;
+	if (r < 35) {
+		kill(s->pid, SIGUSR1);
+		run->sigs[0]++;
+	} else if (r < 60) {
+		kill(s->pid, SIGUSR2);
+		run->sigs[1]++;
+	} else if (r < 72) {
+		/* Counted first, so a waiter that sees EINTR also sees this. */
+		__atomic_add_fetch(&run->sh->stops[i], 1, __ATOMIC_SEQ_CST);
+		run->stopped_at[i] = now_ns();
+		kill(s->pid, SIGSTOP);
+		usleep(xorshift(&run->seed) % 2000);
+		kill(s->pid, SIGCONT);
+		run->sigs[2]++;
+	} else {
+		s->killed = true;
+		kill(s->pid, SIGKILL);
+		run->kills++;
+	}
+}
+
+/* Reads /proc/<pid>/task/<tid>/<what> into @buf; its length or -1. */
+static ssize_t read_task_file(long pid, long tid, const char *what,
+			      char *buf, size_t len)
+{
+	char path[96];
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/%s", pid, tid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	got = read(fd, buf, len - 1);
+	close(fd);
+	buf[got > 0 ? got : 0] = '\0';
+	return got;
+}
+
+static long proc_number(const struct dirent *de)
+{
+	char *end;
+	long n = strtol(de->d_name, &end, 10);
+
+	return *end || n <= 0 ? -1 : n;
+}
+
+/* Tasks (threads included) in D state right now, listed into @buf. */
+static int d_state_tasks(char *buf, size_t len)
+{
+	char path[64], stat[512], wchan[64], *p;
+	struct dirent *pe, *te;
+	size_t used = 0;
+	long pid, tid;
+	DIR *pd, *td;
+	int n = 0;
+
+	buf[0] = '\0';
+	pd = opendir("/proc");
+	if (!pd)
+		return -1;
+	while ((pe = readdir(pd))) {
+		pid = proc_number(pe);
+		if (pid < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+		td = opendir(path);
+		if (!td)
+			continue;
+		while ((te = readdir(td))) {
+			tid = proc_number(te);
+			if (tid < 0 ||
+			    read_task_file(pid, tid, "stat", stat, sizeof(stat)) <= 0)
+				continue;
+			/* "pid (comm) S ...": comm may hold anything. */
+			p = strrchr(stat, ')');
+			if (!p || p[1] != ' ' || p[2] != 'D')
+				continue;
+			n++;
+			read_task_file(pid, tid, "wchan", wchan, sizeof(wchan));
+			p[1] = '\0';
+			if (used < len)
+				used += snprintf(buf + used, len - used, " %s [%s]",
+						 stat, wchan);
+		}
+		closedir(td);
+	}
+	closedir(pd);
+	return n;
+}
+
+/* Fixture */
+
+FIXTURE(shmring_torture) {
+	struct run run;
+	int fd;
+	int ko_fd;
+	uint8_t *map;
+	size_t size;
+};
+
+FIXTURE_SETUP(shmring_torture)
+{
+	struct sigaction usr1 = { .sa_handler = on_usr1 };
+	struct sigaction usr2 = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
+	const char *ko = getenv("SHMRING_KO");
+	struct run *run = &self->run;
+	struct shmring_info info;
+	int i, r = 0;
+
+	self->fd = -1;
+	self->ko_fd = -1;
+	self->map = MAP_FAILED;
+	memset(run, 0, sizeof(*run));
+	ASSERT_EQ(0, geteuid()) TH_LOG("unloading the module needs root");
+	ASSERT_NE(NULL, ko) TH_LOG("SHMRING_KO must name the shmring module file");
+	self->ko_fd = open(ko, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, self->ko_fd) TH_LOG("%s: %s", ko, strerror(errno));
+
+	self->fd = shmring_open(O_RDWR);
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", SHMRING_DEV, strerror(errno));
+	ASSERT_EQ(0, shmring_get_info(self->fd, &info));
+	self->size = info.size;
+	ASSERT_LE((MAPPER_FIRST + NR_MAPPERS * MAPPER_PAGES) * info.page_size,
+		  info.size);
+	self->map = shmring_map_zeroed(self->fd, info.size);
+	ASSERT_NE(MAP_FAILED, self->map);
+	ASSERT_EQ(0, await_nr_waiters(self->fd, 0));
+
+	run->sh = mmap(NULL, sizeof(*run->sh), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, run->sh);
+	run->sh->size = info.size;
+	run->sh->page = info.page_size;
+	for (i = 0; i < NR_WORDS; i++)
+		run->words[i] = (i / 2 + 1) * info.page_size - (i % 2 ? 4 : 0);
+	for (i = 0; i < NR_SLOTS; i++) {
+		enum role role = i < NR_MAPPERS ? MAPPER :
+				 i < NR_MAPPERS + NR_WAITERS ? WAITER :
+				 i < NR_SLOTS - NR_CHURNERS ? WAKER : CHURNER;
+
+		if (i && role != run->slots[i - 1].role)
+			r = 0;
+		run->slots[i] = (struct slot){ .role = role, .idx = r++ };
+	}
+	run->seed = (uint32_t)now_ns() | 1;
+
+	/* Inherited by every child, so a signal never finds one without. */
+	sigemptyset(&usr1.sa_mask);
+	sigemptyset(&usr2.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &usr1, NULL));
+	ASSERT_EQ(0, sigaction(SIGUSR2, &usr2, NULL));
+}
+
+FIXTURE_TEARDOWN(shmring_torture)
+{
+	struct run *run = &self->run;
+	int i;
+
+	/* After a failure: nothing of this run may outlive it. */
+	for (i = 0; i < NR_SLOTS; i++) {
+		if (run->slots[i].pid > 0) {
+			kill(run->slots[i].pid, SIGKILL);
+			waitpid(run->slots[i].pid, NULL, 0);
+		}
+	}
+	if (self->map != MAP_FAILED)
+		munmap(self->map, self->size);
+	if (self->fd >= 0)
+		close(self->fd);
+	/* Later suites need the module, whatever happened here. */
+	if (self->ko_fd >= 0 && !module_loaded())
+		load_module(self->ko_fd, "");
+	if (self->ko_fd >= 0)
+		close(self->ko_fd);
+	if (run->sh && run->sh != MAP_FAILED)
+		munmap(run->sh, sizeof(*run->sh));
+}
+
+TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
+{
+	unsigned long secs = env_ulong("SHMRING_TORTURE_SECONDS", DEFAULT_SECONDS,
+				       MAX_SECONDS);
+	struct run *run = &self->run;
+	struct shared *sh = run->sh;
+	int64_t start, end;
+	char tasks[512], why[128];
+	int i, alive, n;
+
+	ksft_print_msg("torture: %lu s, seed %u\n", secs, run->seed);
+	fflush(stdout);
+	for (i = 0; i < NR_SLOTS; i++)
+		start_slot(run, i);
+	start = now_ns();
+	end = start + secs * NSEC_PER_SEC;
+	while (now_ns() < end && !stopping(sh)) {
+		usleep(2000 + xorshift(&run->seed) % 8000);
+		reap_slots(run, true);
+		harass(run);
+	}
+
+	/*
+	 * Stop: the flag first, then change every word and wake it. A waiter
+	 * that read a word before the change either queued before the WAKE
+	 * or finds the word changed.
+	 */
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < NR_WORDS; i++) {
+		__atomic_add_fetch((uint32_t *)(self->map + run->words[i]), 1,
+				   __ATOMIC_SEQ_CST);
+		ASSERT_LE(0, shmring_wake(self->fd, run->words[i], UINT32_MAX));
+	}
+	end = now_ns() + STOP_NS;
+	while ((alive = reap_slots(run, false)) && now_ns() < end)
+		usleep(1000);
+	ASSERT_EQ(0, sh->failed) TH_LOG("%s", sh->msg);
+	ASSERT_EQ(0, alive) TH_LOG("processes still running after the stop and its WAKEs");
+
+	ksft_print_msg("torture: %.1f s: waits %lu woken, %lu EAGAIN, %lu ETIMEDOUT, %lu EINTR; wakes %lu (woke %lu)\n",
+		       (now_ns() - start) / 1e9, sh->waits[R_WOKEN],
+		       sh->waits[R_EAGAIN], sh->waits[R_TIMEDOUT],
+		       sh->waits[R_EINTR], sh->wakes, sh->woken);
+	ksft_print_msg("torture: maps %lu, mremaps %lu, forks %lu, churns %lu; signals %lu USR1, %lu USR2, %lu STOP; %lu SIGKILLs, %lu exits, %lu respawns\n",
+		       sh->maps, sh->mremaps, sh->forks, sh->churns,
+		       run->sigs[0], run->sigs[1], run->sigs[2], run->kills,
+		       run->exits, run->respawns);
+	fflush(stdout);
+
+	/* Each part of the torture really ran. */
+	ASSERT_LT(0UL, sh->waits[R_WOKEN]);
+	ASSERT_LT(0UL, sh->waits[R_EINTR]);
+	ASSERT_LT(0UL, sh->woken);
+	ASSERT_LT(0UL, sh->mremaps);
+	ASSERT_LT(0UL, sh->forks);
+	ASSERT_LT(0UL, sh->churns);
+	ASSERT_LT(0UL, run->kills);
+
+	ASSERT_EQ(0, await_nr_waiters(self->fd, 0));
+
+	/* A task can pass through D briefly; one that stays there is stuck. */
+	end = now_ns() + D_STATE_NS;
+	while ((n = d_state_tasks(tasks, sizeof(tasks))) > 0 && now_ns() < end)
+		usleep(100000);
+	ASSERT_EQ(0, n) TH_LOG("tasks stuck in D state:%s", tasks);
+
+	/* The final fputs of killed processes may still be on their way. */
+	munmap(self->map, self->size);
+	self->map = MAP_FAILED;
+	close(self->fd);
+	self->fd = -1;
+	ASSERT_EQ(0, unload_module_retry());
+	ASSERT_FALSE(module_loaded());
+	ASSERT_EQ(0, load_module(self->ko_fd, ""));
+	self->fd = shmring_open(O_RDWR);
+	ASSERT_LE(0, self->fd) TH_LOG("open after reload: %s", strerror(errno));
+	ASSERT_EQ(0, shmring_check_usable(self->fd, why, sizeof(why)))
+		TH_LOG("after reload: %s", why);
+}
+
+TEST_HARNESS_MAIN

@@ -198,7 +198,7 @@ boot() {
 		-nographic -no-reboot -nodefaults -serial stdio \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=3 rdinit=/init" \
-		</dev/null | tr -d '\r' >"$logf" || rc=$?
+		</dev/null | stdbuf -oL tr -d '\r' >"$logf" || rc=$?
 	return "$rc"
 }
 

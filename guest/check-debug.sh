@@ -22,6 +22,7 @@ ensure_host_packages
 ensure_packages flex bison libssl-dev libelf-dev bc
 ensure_ksrc
 build_selftests
+build_user
 
 tree=$(ensure_debug_kernel)
 release=$(make -s -C "$tree" kernelrelease)

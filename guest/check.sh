@@ -11,20 +11,20 @@ GUEST_SECONDS=${GUEST_SECONDS:-900}
 ensure_host_packages
 ensure_ksrc
 build_selftests
+build_user
 
 echo "TAP version 13"
 
 # Style gates first: checkpatch, sparse and W=1 on every kernel.
 echo "# style gates"
 style=$(bash "$TOP/guest/style.sh" 2>&1) || true
-grep -vE '^(not )?ok [0-9]+ |passed, .* failed' <<<"$style" || true
-while read -r line; do
-	n=$((n + 1))
-	case $line in
-	"ok "*) passed=$((passed + 1)); note "ok $n ${line#ok [0-9]* }" ;;
-	*) failed=$((failed + 1)); note "not ok $n ${line#not ok [0-9]* }" ;;
-	esac
-done < <(grep -E '^(not )?ok [0-9]+ ' <<<"$style")
+fold_results style "$style"
+
+# libshmring on the host, without the module: plain, ASan+UBSan and TSan
+# builds over a memfd with futex WAIT/WAKE.
+echo "# libshmring host tests"
+host=$(make -s -C "$TOP/user" OUTPUT="$BUILD/user" check 2>&1) || true
+fold_results "libshmring host" "$host"
 
 for flavour in ${KERNELS:-$KERNEL_FLAVOURS}; do
 	prepare_guest "$flavour" check

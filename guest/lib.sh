@@ -13,7 +13,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 HOST_PACKAGES="build-essential bc cpio kmod busybox-static qemu-system-x86
 	rsync xz-utils sparse libelf-dev linux-source-6.12 linux-headers-amd64
-	linux-headers-6.12-amd64 stress-ng"
+	linux-headers-6.12-amd64 stress-ng libkmod-dev pkg-config"
 
 # ensure_packages <pkg>...: installs what is missing; apt-get update first,
 # since a fresh machine has no package lists.
@@ -148,6 +148,7 @@ copy_with_libs() {
 build_initramfs() {
 	local out=$1 release=$2 ko=$3 job=$4 root
 	root=$(mktemp -d)
+	chmod 755 "$root"	# mktemp made it 0700: other users need /bin
 	mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,root} \
 		"$root/lib/modules/$release/extra" "$root/ksft/shmring"
 	cp /bin/busybox "$root/bin/busybox"
@@ -162,14 +163,26 @@ build_initramfs() {
 		make -s -C "$TOP/selftests" KSFT_DIR="$BUILD/ksrc/$KSFT_SUBDIR" \
 			OUTPUT="$BUILD/selftests" COLLECTION=shmring emit_tests |
 			sed -n 's|^shmring:|/ksft/shmring/|p' >"$root/ksft/shmring/tests"
+		# TESTS="a b" runs only those (while working on them).
+		if [ -n "${TESTS:-}" ]; then
+			grep -wF "$(tr ' ' '\n' <<<"$TESTS")" \
+				"$root/ksft/shmring/tests" >"$root/tests" || true
+			mv "$root/tests" "$root/ksft/shmring/tests"
+		fi
 	fi
 	if [ "$job" != run ]; then
 		copy_with_libs "$(command -v stress-ng)" "$root"
 	fi
-	if [ -d "$BUILD/user" ]; then
-		mkdir -p "$root/usr/bin"
-		cp "$BUILD"/user/* "$root/usr/bin/"
-	fi
+	# The tool links libkmod dynamically (Debian ships no static one).
+	mkdir -p "$root/usr/bin" "$root/etc"
+	cp "$BUILD/user/shmring-demo" "$root/usr/bin/"
+	copy_with_libs "$BUILD/user/shmring" "$root"
+	cp "$BUILD/user/shmring" "$root/usr/bin/"
+	# Tests run commands as an unprivileged user.
+	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
+		'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' \
+		>"$root/etc/passwd"
+	printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$root/etc/group"
 	echo "$job" >"$root/job"
 	# Settings for the guest, e.g. longer runs: sourced by /init.
 	printf '%s\n' "${GUEST_ENV:-}" >"$root/env"
@@ -292,6 +305,26 @@ judge_guest() {
 	else
 		note "ok $n $label dmesg clean"
 		passed=$((passed + 1))
+	fi
+}
+
+# fold_results <label> <output>: counts the top-level KTAP results of a
+# host-side stage into the overall plan; diagnostics pass through. A stage
+# that reports no result at all, or no closing line, fails.
+fold_results() {
+	local label=$1 out=$2 line
+	grep -vE '^(not )?ok [0-9]+ |passed, .* failed' <<<"$out" || true
+	while read -r line; do
+		n=$((n + 1))
+		case $line in
+		*"# SKIP"*) skipped=$((skipped + 1)); note "ok $n ${line#ok [0-9]* }" ;;
+		"ok "*) passed=$((passed + 1)); note "ok $n ${line#ok [0-9]* }" ;;
+		*) failed=$((failed + 1)); note "not ok $n ${line#not ok [0-9]* }" ;;
+		esac
+	done < <(grep -E '^(not )?ok [0-9]+ ' <<<"$out")
+	if ! grep -qE '^[0-9]+ passed, [0-9]+ failed' <<<"$out"; then
+		n=$((n + 1)) failed=$((failed + 1))
+		note "not ok $n $label did not finish"
 	fi
 }
 

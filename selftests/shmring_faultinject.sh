@@ -8,6 +8,7 @@
 
 DIR=$(dirname "$0")
 . "$DIR/../kselftest/ktap_helpers.sh"
+. "$DIR/shmring_common.sh"
 
 DBG=/sys/kernel/debug
 KO=${SHMRING_KO:?SHMRING_KO is not set}
@@ -23,17 +24,6 @@ ktap_set_plan 5
 mount | grep -q " $DBG " || mount -t debugfs debugfs $DBG
 [ -d $DBG/failslab ] && [ -d $DBG/fail_page_alloc ] ||
 	ktap_exit_fail_msg "no fault injection in this kernel"
-
-unload() {
-	i=0
-	while [ $i -lt 100 ]; do
-		grep -q '^shmring ' /proc/modules || return 0
-		rmmod shmring 2>/dev/null
-		sleep 0.1
-		i=$((i + 1))
-	done
-	! grep -q '^shmring ' /proc/modules
-}
 
 inject() {	# inject <probability> <interval>
 	for a in failslab fail_page_alloc; do
@@ -54,7 +44,7 @@ setup() {
 	done
 	echo 0 >$DBG/fail_page_alloc/min-order
 	echo N >$DBG/fail_page_alloc/ignore-gfp-highmem
-	unload
+	shmring_unload
 }
 ktap_test_result "fault injection armed, module unloaded" setup
 
@@ -74,7 +64,7 @@ sweep() {
 				echo "# $pair: loaded but not usable"
 				bad=$((bad + 1))
 			fi
-			unload || { echo "# $pair: cannot unload"; bad=$((bad + 1)); }
+			shmring_unload || { echo "# $pair: cannot unload"; bad=$((bad + 1)); }
 		else
 			failed=$((failed + 1))
 			echo "# $pair: load failed: $err"

@@ -7,6 +7,7 @@
 
 DIR=$(dirname "$0")
 . "$DIR/../kselftest/ktap_helpers.sh"
+. "$DIR/shmring_common.sh"
 
 DBG=/sys/kernel/debug
 KO=${SHMRING_KO:?SHMRING_KO is not set}
@@ -17,17 +18,6 @@ ktap_set_plan 3
 
 mount | grep -q " $DBG " || mount -t debugfs debugfs $DBG
 [ -e $DBG/kmemleak ] || ktap_exit_fail_msg "no kmemleak in this kernel"
-
-unload() {
-	i=0
-	while [ $i -lt 100 ]; do
-		grep -q '^shmring ' /proc/modules || return 0
-		rmmod shmring 2>/dev/null
-		sleep 0.1
-		i=$((i + 1))
-	done
-	! grep -q '^shmring ' /proc/modules
-}
 
 # kmemleak reports only objects older than 5 s, after two scans.
 leak_reports() {
@@ -66,11 +56,11 @@ free_pages() {
 }
 
 pages_back() {
-	unload || return 1
+	shmring_unload || return 1
 	before=$(free_pages)
 	insmod "$KO" size=64M || return 1
 	loaded=$(free_pages)
-	unload || return 1
+	shmring_unload || return 1
 	after=$(free_pages)
 	echo "# free pages: $before before, $loaded loaded, $after after unload"
 	[ $((before - loaded)) -ge $PAGES_64M ] &&

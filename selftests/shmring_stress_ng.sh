@@ -5,6 +5,7 @@
 
 DIR=$(dirname "$0")
 . "$DIR/../kselftest/ktap_helpers.sh"
+. "$DIR/shmring_common.sh"
 
 SECONDS_TO_RUN=${SHMRING_STRESS_NG_SECONDS:-15}
 
@@ -24,17 +25,7 @@ stress_ok() {
 }
 ktap_test_result "stress-ng --dev 2 on /dev/shmring for ${SECONDS_TO_RUN}s" stress_ok
 
-# The last fput of a stressor may be deferred: retry for a bounded time.
-unload() {
-	i=0
-	while [ $i -lt 100 ]; do
-		rmmod shmring 2>/dev/null && [ ! -e /dev/shmring ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-ktap_test_result "rmmod succeeds after stress-ng" unload
+ktap_test_result "rmmod succeeds after stress-ng" shmring_unload
 
 reload() {
 	insmod "$SHMRING_KO" && [ -c /dev/shmring ]

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libshmring: message rings in one shared buffer.
+ *
+ * The buffer is /dev/shmring (WAIT/WAKE through its ioctls) or, for tests and
+ * hosts without the module, a memfd (WAIT/WAKE through the futex syscall).
+ * Its first page holds a header and a directory of named channels; each
+ * channel owns a region with a ring in it:
+ *
+ *   SHMRING_MSG     one producer, one consumer, variable-size messages
+ *   SHMRING_STREAM  one producer, one consumer, a byte stream like a pipe
+ *   SHMRING_MPMC    many producers and consumers, fixed-size slots
+ *
+ * While both sides keep up, sending and receiving make no system call.
+ *
+ * Error convention, everywhere: a function that fails returns a negative
+ * errno value (-EINVAL, ...) and also sets errno to the positive value.
+ * Functions returning void or a plain value (shmring_base(), ...) cannot fail.
+ *
+ * Errors common to all calls:
+ *   EINVAL   a bad argument: NULL handle or pointer, a size of zero or over
+ *            the limit, a name longer than SHMRING_NAME_MAX, unknown flags,
+ *            a call that does not fit the channel's kind or role.
+ *   EBADMSG  the shared memory fails validation: a foreign or corrupted
+ *            header (bad magic or version, impossible sizes, a region
+ *            outside the buffer), or a ring whose indices or records are
+ *            impossible. Nothing is read or written out of bounds; the
+ *            buffer must be reformatted (shmring_format(FORCE)).
+ *   EPIPE    the peer is gone: the consumer closed (for a producer), or a
+ *            participant died without closing (for everyone on the channel;
+ *            see "Dead peers" below).
+ *
+ * Timeouts are in nanoseconds: negative waits forever, 0 never blocks (the
+ * call fails with EAGAIN instead), positive fails with ETIMEDOUT once the
+ * call has waited that long. Signals do not interrupt ring calls.
+ *
+ * Dead peers. Each participant of a channel is recorded with its pid and
+ * start time (from /proc/<pid>/stat, which tells a reused pid apart). A
+ * blocked call sleeps at most SHMRING_LIVENESS_NS at a time; after each such
+ * slice it checks every participant (kill(pid, 0), then the state and start
+ * time in /proc). A participant found dead marks the channel broken: blocked
+ * and later calls get EPIPE once nothing more can be read. A broken channel
+ * is reset to empty when its last survivor closes it. All participants must
+ * share one pid namespace.
+ *
+ * Handles. A struct shmring_channel belongs to the process that opened it:
+ * after fork, the child opens its own (a struct shmring, whose mapping the
+ * child inherits, may be used by both). A channel handle is used by one
+ * thread at a time: open one per thread.
+ *
+ * Holding data. A consumer that peeks without releasing keeps that room from
+ * the producer; release before blocking for more if the ring may be full.
+ */
+#ifndef SHMRING_H
+#define SHMRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <linux/shmring.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMRING_DEVICE		"/dev/shmring"
+/* A channel name holds 1 to 31 bytes, without NUL. */
+#define SHMRING_NAME_MAX	31
+/* Number of channels the directory of one buffer holds. */
+#define SHMRING_MAX_CHANNELS	63
+/* Participants on one channel (MPMC; SPSC has one of each role). */
+#define SHMRING_MAX_PEERS	32
+/* Longest sleep of a blocked call between two liveness checks. */
+#define SHMRING_LIVENESS_NS	100000000LL
+
+/* SPSC capacity in bytes, a power of two in this range. */
+#define SHMRING_MIN_CAPACITY	64U
+#define SHMRING_MAX_CAPACITY	(1U << 30)
+/* MPMC slots, a power of two in this range, each of 1..MAX_SLOT_SIZE bytes. */
+#define SHMRING_MIN_SLOTS	2U
+#define SHMRING_MAX_SLOTS	(1U << 24)
+#define SHMRING_MAX_SLOT_SIZE	(1U << 20)
+
+struct shmring;
+struct shmring_channel;
+
+/* ------------------------------------------------------------------ */
+/* The buffer and its wait/wake backend                                */
+/* ------------------------------------------------------------------ */
+
+enum shmring_backend {
+	SHMRING_BACKEND_DEVICE = 1,	/* SHMRING_IOC_WAIT/WAKE on fd */
+	SHMRING_BACKEND_FUTEX = 2,	/* futex(2) on the mapping */
+};
+
+/*
+ * shmring_open - open the device and map all of its buffer read-write.
+ * @path: the device node, or NULL for SHMRING_DEVICE.
+ * @out: receives the handle.
+ * Errors: EINVAL; whatever open, SHMRING_IOC_INFO or mmap fail with (ENOENT,
+ * EACCES, ENOTTY for a file that is not the device, ENOMEM, ...).
+ */
+int shmring_open(const char *path, struct shmring **out);
+
+/*
+ * shmring_open_memfd - a new memfd of @size bytes (a multiple of the page
+ * size), mapped shared, with futex WAIT/WAKE. A child forked afterwards
+ * shares it. For tests and hosts without the module.
+ * Errors: EINVAL (size 0, not page-aligned, over 1 GiB); memfd_create,
+ * ftruncate and mmap errors.
+ */
+int shmring_open_memfd(size_t size, struct shmring **out);
+
+/*
+ * shmring_attach - use a mapping the caller made and keeps.
+ * @base, @size: the mapping, page-aligned, shared between the processes.
+ * @fd: the device fd for SHMRING_BACKEND_DEVICE (not closed by
+ *      shmring_close()); ignored (pass -1) for SHMRING_BACKEND_FUTEX.
+ * With the device backend, @base must map the device from offset 0.
+ * Errors: EINVAL.
+ */
+int shmring_attach(void *base, size_t size, enum shmring_backend backend,
+		   int fd, struct shmring **out);
+
+/* shmring_close - unmap and close what shmring_open*() made; NULL is a no-op.
+ * Close the channels first.
+ */
+void shmring_close(struct shmring *sh);
+
+void *shmring_base(const struct shmring *sh);
+size_t shmring_size(const struct shmring *sh);
+/* The device fd or the memfd; -1 for an attached futex mapping. */
+int shmring_fd(const struct shmring *sh);
+
+/*
+ * shmring_info - SHMRING_IOC_INFO on the device. For the futex backend the
+ * fields are filled from the mapping (size, page_size, abi_version) and
+ * nr_waiters is 0.
+ * Errors: EINVAL; the ioctl's errno.
+ */
+int shmring_info(struct shmring *sh, struct shmring_info *info);
+
+/*
+ * shmring_wait - sleep while the aligned 32-bit @word (inside the buffer)
+ * still holds @expected, for at most @timeout_ns (negative: forever).
+ * Returns 0 when woken (re-check the word). Errors, kept from the kernel:
+ * EAGAIN (the word differs), ETIMEDOUT, EINTR, EINVAL (NULL, misaligned or
+ * outside the buffer), EFAULT.
+ */
+int shmring_wait(struct shmring *sh, const uint32_t *word, uint32_t expected,
+		 int64_t timeout_ns);
+
+/*
+ * shmring_wake - wake at most @count waiters on @word (UINT32_MAX: all).
+ * Returns the number woken. Errors: EINVAL, EFAULT.
+ */
+int shmring_wake(struct shmring *sh, const uint32_t *word, uint32_t count);
+
+/* ------------------------------------------------------------------ */
+/* Layout                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Reformat even a valid or corrupted header: drops every channel. Only when
+ * nobody uses the buffer.
+ */
+#define SHMRING_FORMAT_FORCE	(1U << 0)
+
+/*
+ * shmring_format - write the header and an empty directory at offset 0 if
+ * the buffer is all zero there (shmring_channel_open() with SHMRING_CREATE
+ * does this on its own). Returns 0 also when a valid header is already
+ * there. Errors: EINVAL (flags; buffer smaller than 2 pages), EBADMSG (a
+ * foreign header, without SHMRING_FORMAT_FORCE), ETIMEDOUT (the directory
+ * lock is held by a live process for over 5 s).
+ */
+int shmring_format(struct shmring *sh, unsigned int flags);
+
+/*
+ * shmring_check - validate the header and the directory.
+ * Returns 0, or ENOENT (not formatted), EBADMSG (corrupted), ETIMEDOUT.
+ */
+int shmring_check(struct shmring *sh);
+
+/* ------------------------------------------------------------------ */
+/* Channels                                                            */
+/* ------------------------------------------------------------------ */
+
+enum shmring_kind {
+	SHMRING_MSG = 1,	/* SPSC, variable-size messages */
+	SHMRING_STREAM = 2,	/* SPSC, byte stream */
+	SHMRING_MPMC = 3,	/* many to many, fixed-size slots */
+};
+
+enum shmring_role {
+	SHMRING_PRODUCER = 1,
+	SHMRING_CONSUMER = 2,
+};
+
+/* shmring_channel_open() flags, like O_CREAT and O_EXCL. */
+#define SHMRING_CREATE		(1U << 0)
+#define SHMRING_EXCL		(1U << 1)
+
+struct shmring_channel_attr {
+	uint32_t kind;		/* enum shmring_kind */
+	uint32_t slot_size;	/* MPMC: payload bytes per slot; else 0 */
+	uint64_t capacity;	/* SPSC: ring bytes; MPMC: number of slots */
+};
+
+/*
+ * shmring_channel_open - attach to the channel @name as @role, creating it
+ * with @attr first when SHMRING_CREATE is given and it does not exist.
+ * Creation and attachment are atomic between processes: the directory
+ * changes under a lock in the header whose word names its holder (pid and
+ * start time), so a holder that dies is overtaken; an entry goes FREE ->
+ * INIT -> READY, and an INIT entry left by a creator that died is taken back.
+ * Racing creators of one name end up on the same channel. An existing
+ * channel keeps its own capacity and slot size (read them with
+ * shmring_channel_attr()); @attr may be NULL without SHMRING_CREATE.
+ * Channels are never deleted: a name is reused by later pairs (see
+ * shmring_channel_close()), and shmring_format(FORCE) clears them all.
+ * Errors:
+ *   EINVAL       bad arguments or attr (capacity not a power of two, ...)
+ *   ENOENT       no such channel (without SHMRING_CREATE), or not formatted
+ *   EEXIST       it exists and SHMRING_CREATE|SHMRING_EXCL was given
+ *   EPROTOTYPE   it exists with another kind than attr->kind
+ *   ENOSPC       the directory is full, or the buffer has no room left
+ *   EBUSY        the role is taken (SPSC), or SHMRING_MAX_PEERS are attached
+ *   EPIPE        the channel is broken and survivors are still attached
+ *   EBADMSG      corrupted header, directory or ring
+ *   ETIMEDOUT    a lock is held by a live process for over 5 s
+ *   ENOMEM
+ */
+int shmring_channel_open(struct shmring *sh, const char *name, int role,
+			 unsigned int flags,
+			 const struct shmring_channel_attr *attr,
+			 struct shmring_channel **out);
+
+/*
+ * shmring_channel_close - detach and free the handle; NULL is a no-op.
+ * A producer publishes what it committed; the consumers then read it and
+ * see end-of-file once no producer is attached. An MPMC slot still reserved
+ * is published empty (consumers skip it); a slot still held is released.
+ * When the last participant leaves a channel whose consumer side has closed
+ * or that is broken, the channel is reset to empty. Data a producer leaves
+ * before any consumer came stays for the next consumer.
+ * Errors: ETIMEDOUT (the channel lock stayed held; the handle is freed).
+ */
+int shmring_channel_close(struct shmring_channel *ch);
+
+/* Kind, capacity and slot size of the channel. Errors: EINVAL. */
+int shmring_channel_attr(const struct shmring_channel *ch,
+			 struct shmring_channel_attr *attr);
+
+/* The largest message shmring_msg_send() takes on this channel: capacity/2
+ * - 8 for SHMRING_MSG, the slot size for SHMRING_MPMC, 0 for a stream.
+ */
+size_t shmring_channel_max_msg(const struct shmring_channel *ch);
+
+struct shmring_stats {
+	uint64_t messages;	/* messages (or stream chunks) moved */
+	uint64_t bytes;		/* payload bytes moved */
+	uint64_t waits;		/* WAIT calls made */
+	uint64_t wakes;		/* WAKE calls made */
+	uint64_t timeouts;	/* WAITs that slept a whole liveness slice */
+};
+
+/* Counters of this handle since it was opened. Errors: EINVAL. */
+int shmring_channel_stats(const struct shmring_channel *ch,
+			  struct shmring_stats *st);
+
+struct shmring_chinfo {
+	char name[SHMRING_NAME_MAX + 1];
+	uint32_t kind;
+	uint32_t slot_size;
+	uint64_t capacity;
+	uint64_t offset;	/* region in the buffer */
+	uint64_t length;
+	uint64_t used;		/* bytes (SPSC) or slots (MPMC) queued */
+	uint32_t producers;	/* participants attached now */
+	uint32_t consumers;
+	uint32_t flags;		/* SHMRING_CH_* */
+};
+
+#define SHMRING_CH_EOF		(1U << 0)	/* producers closed */
+#define SHMRING_CH_HUP		(1U << 1)	/* consumers closed */
+#define SHMRING_CH_BROKEN	(1U << 2)	/* a participant died */
+
+/*
+ * shmring_channels - describe up to @max channels into @out.
+ * Returns how many channels exist (may exceed @max). Errors: EINVAL,
+ * EBADMSG, ETIMEDOUT; 0 for an unformatted buffer.
+ */
+int shmring_channels(struct shmring *sh, struct shmring_chinfo *out,
+		     unsigned int max);
+
+/* ------------------------------------------------------------------ */
+/* Messages: SHMRING_MSG and SHMRING_MPMC                              */
+/* ------------------------------------------------------------------ */
+
+/* Commit without publishing yet: a later commit or shmring_flush()
+ * publishes the whole batch with one store. For shmring_msg_commit() on
+ * SHMRING_MSG and shmring_stream_commit(); MPMC publishes each slot at once.
+ */
+#define SHMRING_MORE		(1U << 0)
+
+/*
+ * Messages carry 1 to shmring_channel_max_msg() bytes; the receiving calls
+ * return 0 for end-of-file (no producer attached any more, after one was,
+ * and everything read).
+ */
+
+/*
+ * shmring_msg_send - copy one message in. Returns @len.
+ * Errors: EINVAL, EAGAIN/ETIMEDOUT (full), EPIPE, EBADMSG.
+ */
+ssize_t shmring_msg_send(struct shmring_channel *ch, const void *buf,
+			 size_t len, int64_t timeout_ns);
+
+/*
+ * shmring_msg_recv - copy one message out and release it (and anything
+ * peeked before). Returns its length, or 0 at end-of-file.
+ * Errors: EINVAL, EMSGSIZE (@len too small; the message stays: SPSC
+ * rewinds, MPMC keeps the slot held and the next recv returns it),
+ * EAGAIN/ETIMEDOUT (empty), EPIPE, EBADMSG.
+ */
+ssize_t shmring_msg_recv(struct shmring_channel *ch, void *buf, size_t len,
+			 int64_t timeout_ns);
+
+/*
+ * shmring_msg_reserve - room for a message of up to @len bytes, in place;
+ * *@data points at it (8-byte aligned) until shmring_msg_commit(). One
+ * reservation at a time. Errors: EINVAL, EBUSY (one is outstanding),
+ * EAGAIN/ETIMEDOUT, EPIPE, EBADMSG.
+ */
+int shmring_msg_reserve(struct shmring_channel *ch, size_t len, void **data,
+			int64_t timeout_ns);
+
+/*
+ * shmring_msg_commit - finish the reservation as a message of @len bytes
+ * (1..reserved), and publish it unless @flags has SHMRING_MORE.
+ * Errors: EINVAL (nothing reserved, bad len or flags).
+ */
+int shmring_msg_commit(struct shmring_channel *ch, size_t len,
+		       unsigned int flags);
+
+/* shmring_flush - publish what the producer committed with SHMRING_MORE
+ * (messages or stream bytes). Errors: EINVAL.
+ */
+int shmring_flush(struct shmring_channel *ch);
+
+/*
+ * shmring_msg_peek - the next message, in place. Returns its length and
+ * sets *@data, or 0 at end-of-file. SHMRING_MSG: several peeks may precede
+ * one shmring_msg_release(), which frees them all (a batch); the data stays
+ * valid until then. MPMC: one message at a time.
+ * Errors: EINVAL, EBUSY (MPMC: one is held), EAGAIN/ETIMEDOUT, EPIPE, EBADMSG.
+ */
+ssize_t shmring_msg_peek(struct shmring_channel *ch, const void **data,
+			 int64_t timeout_ns);
+
+/* shmring_msg_release - give back what was peeked. Errors: EINVAL. */
+int shmring_msg_release(struct shmring_channel *ch);
+
+/* ------------------------------------------------------------------ */
+/* Byte stream: SHMRING_STREAM                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * shmring_stream_write - write all @len bytes, blocking as needed. Returns
+ * @len, or fewer if the timeout expired or the peer went away after some
+ * were written (the next call reports why).
+ * Errors: EINVAL, EAGAIN/ETIMEDOUT, EPIPE, EBADMSG.
+ */
+ssize_t shmring_stream_write(struct shmring_channel *ch, const void *buf,
+			     size_t len, int64_t timeout_ns);
+
+/*
+ * shmring_stream_read - read 1 to @len bytes, blocking until there is one.
+ * Returns the count, or 0 at end-of-file.
+ * Errors: EINVAL, EAGAIN/ETIMEDOUT, EPIPE, EBADMSG.
+ */
+ssize_t shmring_stream_read(struct shmring_channel *ch, void *buf, size_t len,
+			    int64_t timeout_ns);
+
+/*
+ * shmring_stream_reserve - the contiguous free span at the write position,
+ * in place. Returns its length (at least 1) and sets *@data.
+ * Errors: as shmring_stream_write().
+ */
+ssize_t shmring_stream_reserve(struct shmring_channel *ch, void **data,
+			       int64_t timeout_ns);
+
+/* shmring_stream_commit - append @n bytes (up to the reserved span) written
+ * in place; publish unless SHMRING_MORE. Errors: EINVAL.
+ */
+int shmring_stream_commit(struct shmring_channel *ch, size_t n,
+			  unsigned int flags);
+
+/*
+ * shmring_stream_peek - the contiguous readable span, in place. Returns its
+ * length and sets *@data, or 0 at end-of-file.
+ * Errors: as shmring_stream_read().
+ */
+ssize_t shmring_stream_peek(struct shmring_channel *ch, const void **data,
+			    int64_t timeout_ns);
+
+/* shmring_stream_release - consume @n bytes (up to the peeked span).
+ * Errors: EINVAL.
+ */
+int shmring_stream_release(struct shmring_channel *ch, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMRING_H */

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Private to libshmring: the layout in shared memory, the handles, and the
+ * helpers the files share. Everything in shared memory is untrusted: it is
+ * validated when read and never used as a pointer, length or index unchecked.
+ */
+#ifndef SHMRING_INTERNAL_H
+#define SHMRING_INTERNAL_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shmring.h"
+
+/* ---- buffer header, offset 0 ---- */
+
+#define SR_LAYOUT_MAGIC		0x474e5253U	/* "SRNG" */
+#define SR_LAYOUT_VERSION	1U
+#define SR_HDR_READY		0x59444552U	/* "REDY": format complete */
+#define SR_DATA_START		4096U		/* regions start here */
+#define SR_MIN_BUFFER		(2 * SR_DATA_START)
+#define SR_LINE			128U		/* two cache lines: no false
+						 * sharing with the adjacent-line
+						 * prefetcher either */
+
+enum sr_dir_state {
+	SR_DIR_FREE = 0,
+	SR_DIR_INIT = 1,	/* being created under the directory lock */
+	SR_DIR_READY = 2,	/* immutable from now on */
+};
+
+struct sr_dirent {
+	uint32_t state;
+	uint32_t kind;
+	uint64_t offset;	/* region, from the buffer start */
+	uint64_t length;
+	char name[SHMRING_NAME_MAX + 1];
+	uint64_t reserved;
+};
+
+/*
+ * Written only under @lock, which is a robust lock (see sr_lock()); @magic is
+ * also read without it, to reject a foreign buffer early.
+ */
+struct sr_header {
+	_Atomic uint32_t magic;
+	uint32_t version;
+	uint32_t state;
+	uint32_t nr_dirents;
+	uint64_t size;		/* bytes the layout covers */
+	uint64_t data_start;
+	uint64_t next;		/* bump allocator: first free byte */
+	_Atomic uint64_t lock;
+	uint64_t reserved[2];
+	struct sr_dirent dir[SHMRING_MAX_CHANNELS];
+};
+
+/* ---- one channel's region ---- */
+
+#define SR_RING_MAGIC		0x474e4952U	/* "RING" */
+#define SR_REC_HDR		8U		/* SPSC record header */
+#define SR_REC_PAD		0x80000000U	/* record is padding to the end */
+#define SR_SLOT_HDR		8U		/* MPMC slot header */
+
+/* Written once at creation, read once at attach into the private handle. */
+struct sr_ring_desc {
+	uint32_t magic;
+	uint32_t kind;
+	uint32_t capacity;	/* SPSC bytes, MPMC slots */
+	uint32_t slot_size;
+	uint32_t stride;	/* MPMC bytes per slot */
+	uint32_t reserved0;
+	uint64_t data_off;	/* from the region start */
+	uint64_t data_len;
+};
+
+struct sr_peer {
+	_Atomic uint32_t pid;	/* 0: free */
+	_Atomic uint32_t role;
+	_Atomic uint64_t start;	/* /proc start time; 0 unknown */
+};
+
+struct sr_ctl {
+	_Atomic uint64_t lock;	/* robust lock for attach/close */
+	_Atomic uint32_t flags;	/* SHMRING_CH_* */
+	uint32_t reserved;
+	struct sr_peer peers[SHMRING_MAX_PEERS];
+};
+
+/* Waiter flags and doorbells; rarely written, so cheap to read. */
+struct sr_waitq {
+	_Atomic uint32_t prod_waiter;	/* a producer may sleep: ring */
+	_Atomic uint32_t cons_waiter;
+	_Atomic uint32_t prod_bell;	/* producers WAIT on it */
+	_Atomic uint32_t cons_bell;
+};
+
+struct sr_ring {
+	_Alignas(SR_LINE) struct sr_ring_desc desc;
+	_Alignas(SR_LINE) struct sr_ctl ctl;
+	_Alignas(SR_LINE) struct sr_waitq wq;
+	/* SPSC tail or MPMC enqueue position: written by producers */
+	_Alignas(SR_LINE) _Atomic uint32_t tail;
+	/* SPSC head or MPMC dequeue position: written by consumers */
+	_Alignas(SR_LINE) _Atomic uint32_t head;
+	_Alignas(SR_LINE) unsigned char data[];
+};
+
+struct sr_slot {
+	_Atomic uint32_t seq;
+	uint32_t len;		/* 0: skip (a producer closed with it reserved) */
+	unsigned char payload[];
+};
+
+/* ---- private handles ---- */
+
+struct shmring {
+	unsigned char *base;
+	size_t size;
+	int fd;
+	int backend;
+	bool own_map;
+	bool own_fd;
+	uint32_t page_size;
+};
+
+struct shmring_channel {
+	struct shmring *sh;
+	struct sr_ring *r;
+	uint32_t kind;
+	uint32_t role;
+	int peer;		/* our entry in ctl.peers */
+	uint32_t cap;		/* validated copies of the descriptor */
+	uint32_t mask;
+	uint32_t slot_size;
+	uint32_t stride;
+	uint32_t max_msg;
+	unsigned char *data;
+
+	/* producer: next write position, last published, cached head */
+	uint32_t tail;
+	uint32_t tail_pub;
+	uint32_t head_cache;
+	/* consumer: read cursor, last published, cached tail */
+	uint32_t head;
+	uint32_t head_pub;
+	uint32_t tail_cache;
+
+	bool busy;		/* a reservation, or an MPMC slot held */
+	uint32_t res_pos;	/* SPSC: record position; MPMC: slot position */
+	uint32_t res_len;	/* reserved length or stream span */
+	uint32_t peek_len;	/* stream: peeked span */
+
+	struct shmring_stats stats;
+};
+
+/* ---- helpers ---- */
+
+/* The one error convention: errno set, and its negation returned. */
+static inline int sr_fail(int err)
+{
+	errno = err;
+	return -err;
+}
+
+/* Pass a result through, setting errno when it is an error. */
+static inline long sr_ret(long ret)
+{
+	if (ret < 0)
+		errno = (int)-ret;
+	return ret;
+}
+
+/* The channel flags (SHMRING_CH_*), with what was published before them. */
+static inline uint32_t sr_flags(struct sr_ring *r)
+{
+	return atomic_load_explicit(&r->ctl.flags, memory_order_acquire);
+}
+
+static inline bool sr_is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+static inline uint64_t sr_align(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+static inline void sr_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+/*
+ * A call's timeout, turned into a deadline only when the call first has to
+ * block: the fast path never reads the clock.
+ */
+struct sr_deadline {
+	int64_t timeout;	/* as passed: < 0 never, 0 don't block */
+	int64_t end;		/* CLOCK_MONOTONIC ns, 0 until needed */
+	bool nonblock;
+};
+
+int64_t sr_now_ns(void);
+void sr_deadline_init(struct sr_deadline *dl, int64_t timeout_ns);
+int64_t sr_deadline_left(struct sr_deadline *dl);
+
+/* wait.c: the backend */
+int sr_wait_word(struct shmring *sh, const void *word, uint32_t expected,
+		 int64_t timeout_ns);
+int sr_wake_word(struct shmring *sh, const void *word, uint32_t count);
+
+/* liveness.c */
+pid_t sr_self(uint64_t *start);
+bool sr_pid_alive(uint32_t pid, uint64_t start);
+int sr_lock(_Atomic uint64_t *lock, bool *stolen);
+void sr_unlock(_Atomic uint64_t *lock);
+
+/* layout.c */
+int sr_layout_lock(struct shmring *sh, bool create, struct sr_header **out);
+void sr_layout_unlock(struct sr_header *hdr);
+struct sr_dirent *sr_dir_find(struct sr_header *hdr, const char *name);
+int sr_dir_create(struct shmring *sh, struct sr_header *hdr, const char *name,
+		  const struct shmring_channel_attr *attr,
+		  struct sr_dirent **out);
+int sr_attr_check(const struct shmring_channel_attr *attr);
+int sr_ring_bind(struct shmring_channel *ch, struct shmring *sh,
+		 const struct sr_dirent *e);
+
+/* channel.c */
+void sr_ring_reset(struct shmring_channel *ch);
+bool sr_channel_reap(struct shmring_channel *ch);
+
+/* block.c */
+enum sr_side {
+	SR_WAIT_DATA,		/* a consumer waits for something to read */
+	SR_WAIT_ROOM,		/* a producer waits for room */
+};
+int sr_block(struct shmring_channel *ch, enum sr_side side,
+	     const _Atomic uint32_t *watch, uint32_t seen,
+	     struct sr_deadline *dl);
+void sr_notify(struct shmring_channel *ch, enum sr_side side);
+void sr_notify_all(struct shmring_channel *ch);
+
+/* spsc.c */
+int sr_spsc_attach(struct shmring_channel *ch);
+int sr_spsc_room(struct shmring_channel *ch, uint32_t need,
+		 struct sr_deadline *dl);
+int sr_spsc_avail(struct shmring_channel *ch, struct sr_deadline *dl);
+void sr_spsc_publish(struct shmring_channel *ch);
+void sr_spsc_release(struct shmring_channel *ch);
+int sr_spsc_msg_reserve(struct shmring_channel *ch, size_t len, void **data,
+			struct sr_deadline *dl);
+int sr_spsc_msg_commit(struct shmring_channel *ch, size_t len,
+		       unsigned int flags);
+ssize_t sr_spsc_msg_peek(struct shmring_channel *ch, const void **data,
+			 struct sr_deadline *dl);
+
+/* mpmc.c */
+void sr_mpmc_init(struct sr_ring *r, uint32_t nslots, uint32_t stride);
+int sr_mpmc_reserve(struct shmring_channel *ch, size_t len, void **data,
+		    struct sr_deadline *dl);
+int sr_mpmc_commit(struct shmring_channel *ch, size_t len);
+ssize_t sr_mpmc_peek(struct shmring_channel *ch, const void **data,
+		     struct sr_deadline *dl);
+void sr_mpmc_release(struct shmring_channel *ch);
+const void *sr_mpmc_held(const struct shmring_channel *ch);
+
+#endif /* SHMRING_INTERNAL_H */

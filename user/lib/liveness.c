@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Who is alive: a process is named by its pid and its start time (field 22
+ * of /proc/<pid>/stat), so that a pid reused by a new process does not pass
+ * for the old one. On top of it, a robust lock in shared memory whose word
+ * holds the owner, so that a holder that dies can be overtaken.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* How long a live holder may keep a lock before callers give up. */
+#define SR_LOCK_PATIENCE_NS	5000000000LL
+/* How often a waiter for a lock checks that the holder lives. */
+#define SR_LOCK_CHECK_NS	1000000LL
+
+/*
+ * Reads the state letter and start time of @pid. Returns 0, -ENOENT when the
+ * process does not exist, or another negative errno when /proc can't tell.
+ */
+static int proc_stat(pid_t pid, char *state, uint64_t *start)
+{
+	char path[32], buf[512];
+	const char *p;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n ? -errno : -ENOENT;
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: skip to the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return -EIO;
+	*state = p[2];
+	/* Fields from 3 (state) on are space-separated; starttime is 22. */
+	for (i = 3; i <= 22; i++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EIO;
+	}
+	*start = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+pid_t sr_self(uint64_t *start)
+{
+	/* Cached per process; a forked child sees another pid and refreshes. */
+	static _Atomic int cached_pid;
+	static _Atomic uint64_t cached_start;
+	pid_t pid = getpid();
+	char state;
+
+	if (atomic_load_explicit(&cached_pid, memory_order_acquire) == pid) {
+		*start = atomic_load_explicit(&cached_start,
+					      memory_order_relaxed);
+		return pid;
+	}
+	if (proc_stat(pid, &state, start))
+		*start = 0;	/* no /proc: pid alone */
+	atomic_store_explicit(&cached_start, *start, memory_order_relaxed);
+	atomic_store_explicit(&cached_pid, pid, memory_order_release);
+	return pid;
+}
+
+/*
+ * @start 0 means unknown, so only existence is checked. A zombie counts as
+ * dead: a parent that has not reaped its killed child must still see it go.
+ */
+static bool alive(uint32_t pid, uint64_t start, uint64_t start_mask)
+{
+	uint64_t now_start;
+	char state;
+	int ret;
+
+	if (!pid || pid > INT32_MAX)
+		return false;
+	if (kill((pid_t)pid, 0) && errno == ESRCH)
+		return false;
+	ret = proc_stat((pid_t)pid, &state, &now_start);
+	if (ret == -ENOENT)
+		return false;
+	if (ret)
+		return true;	/* /proc can't tell; kill() said it exists */
+	if (state == 'Z' || state == 'X' || state == 'x')
+		return false;
+	return !start || (now_start & start_mask) == (start & start_mask);
+}
+
+bool sr_pid_alive(uint32_t pid, uint64_t start)
+{
+	return alive(pid, start, UINT64_MAX);
+}
+
+/* A lock word: pid in the low half, the low 32 bits of its start time above. */
+static uint64_t self_token(void)
+{
+	uint64_t start;
+	pid_t pid = sr_self(&start);
+
+	return (start << 32) | (uint32_t)pid;
+}
+
+static void nap(long ns)
+{
+	struct timespec ts = { .tv_nsec = ns };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Takes @lock. Held briefly and never across a blocking call, so waiters
+ * spin, then nap; every millisecond they check the holder, and take the lock
+ * over from a dead one (*@stolen tells, so that the caller can repair what
+ * the holder left half done). Returns 0, or -ETIMEDOUT when a live holder
+ * keeps it for SR_LOCK_PATIENCE_NS (stopped, or a corrupted word naming a
+ * live process).
+ */
+int sr_lock(_Atomic uint64_t *lock, bool *stolen)
+{
+	uint64_t me = self_token(), cur;
+	int64_t start = 0, checked = 0, now;
+	unsigned int spins = 0;
+
+	*stolen = false;
+	for (;;) {
+		cur = 0;
+		if (atomic_compare_exchange_weak_explicit(lock, &cur, me,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return 0;
+		if (!cur)
+			continue;
+		if (++spins < 64) {
+			sr_cpu_relax();
+			continue;
+		}
+		nap(20000);
+		now = sr_now_ns();
+		if (!start)
+			start = checked = now;
+		if (now - checked < SR_LOCK_CHECK_NS)
+			continue;
+		checked = now;
+		if (!alive((uint32_t)cur, cur >> 32, UINT32_MAX)) {
+			if (atomic_compare_exchange_strong_explicit(lock, &cur,
+					me, memory_order_acquire,
+					memory_order_relaxed)) {
+				*stolen = true;
+				return 0;
+			}
+			continue;
+		}
+		if (now - start > SR_LOCK_PATIENCE_NS)
+			return -ETIMEDOUT;
+	}
+}
+
+void sr_unlock(_Atomic uint64_t *lock)
+{
+	atomic_store_explicit(lock, 0, memory_order_release);
+}

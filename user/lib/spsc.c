@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The single-producer single-consumer ring: indices and messages.
+ *
+ * head and tail are free-running 32-bit byte counts (the position is
+ * index & mask, capacity being a power of two) on cache lines 128 bytes
+ * apart. Each side keeps a private copy of the other's index and reloads it
+ * only when the ring looks full or empty, so while both keep up neither
+ * touches the other's line more than once per batch. The producer publishes
+ * tail once per batch (SHMRING_MORE), the consumer head once per release.
+ *
+ * The peer is untrusted: an index read from shared memory must lie between
+ * the last value seen and what the other side can legitimately reach, and
+ * every record header is checked against the capacity and the published
+ * index before its length is used. Otherwise EBADMSG.
+ *
+ * Messages are records: an 8-byte header (length, and its complement as a
+ * check) and the payload padded to 8 bytes. A record never wraps: when it
+ * does not fit before the end, a padding record fills the rest and the
+ * record starts at 0. A message is at most capacity/2 - 8 bytes, so that a
+ * record plus the padding before it always fits in an empty ring.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static uint32_t rec_size(size_t len)
+{
+	return (uint32_t)(SR_REC_HDR + sr_align(len, 8));
+}
+
+static uint32_t index_align(const struct shmring_channel *ch)
+{
+	return ch->kind == SHMRING_MSG ? 7 : 0;
+}
+
+/* Reads both indices at attach; with one side attaching, the other is
+ * stable or only moves towards it, so their distance stays within bounds.
+ */
+int sr_spsc_attach(struct shmring_channel *ch)
+{
+	uint32_t h = atomic_load_explicit(&ch->r->head, memory_order_acquire);
+	uint32_t t = atomic_load_explicit(&ch->r->tail, memory_order_acquire);
+
+	if (t - h > ch->cap || (t | h) & index_align(ch))
+		return -EBADMSG;
+	ch->tail = ch->tail_pub = t;
+	ch->head_cache = h;
+	ch->head = ch->head_pub = h;
+	ch->tail_cache = t;
+	return 0;
+}
+
+void sr_spsc_publish(struct shmring_channel *ch)
+{
+	if (ch->tail == ch->tail_pub)
+		return;
+	/* seq_cst: W1 of the protocol in block.c */
+	atomic_store_explicit(&ch->r->tail, ch->tail, memory_order_seq_cst);
+	ch->tail_pub = ch->tail;
+	sr_notify(ch, SR_WAIT_DATA);
+}
+
+void sr_spsc_release(struct shmring_channel *ch)
+{
+	if (ch->head == ch->head_pub)
+		return;
+	atomic_store_explicit(&ch->r->head, ch->head, memory_order_seq_cst);
+	ch->head_pub = ch->head;
+	sr_notify(ch, SR_WAIT_ROOM);
+}
+
+/* Producer: waits until @need bytes are free after ch->tail. */
+int sr_spsc_room(struct shmring_channel *ch, uint32_t need,
+		 struct sr_deadline *dl)
+{
+	struct sr_ring *r = ch->r;
+	uint32_t h;
+	int ret;
+
+	for (;;) {
+		/* Relaxed: a late look at HUP costs one more message at most. */
+		if (atomic_load_explicit(&r->ctl.flags, memory_order_relaxed) &
+		    (SHMRING_CH_HUP | SHMRING_CH_BROKEN))
+			return -EPIPE;
+		if (ch->cap - (ch->tail - ch->head_cache) >= need)
+			return 0;
+		h = atomic_load_explicit(&r->head, memory_order_acquire);
+		/* head only moves forward, and never past what we published */
+		if (h - ch->head_cache > ch->tail_pub - ch->head_cache ||
+		    h & index_align(ch))
+			return -EBADMSG;
+		ch->head_cache = h;
+		if (ch->cap - (ch->tail - h) >= need)
+			return 0;
+		/* Never sleep on committed data nobody can see. */
+		sr_spsc_publish(ch);
+		ret = sr_block(ch, SR_WAIT_ROOM, &r->head, h, dl);
+		if (ret)
+			return ret;
+	}
+}
+
+/* Consumer: reloads tail, checked to lie in [tail_cache, head_pub + cap]. */
+static int load_tail(struct shmring_channel *ch)
+{
+	uint32_t t = atomic_load_explicit(&ch->r->tail, memory_order_acquire);
+
+	if (t - ch->tail_cache > ch->cap - (ch->tail_cache - ch->head_pub) ||
+	    t & index_align(ch))
+		return -EBADMSG;
+	ch->tail_cache = t;
+	return 0;
+}
+
+/*
+ * Consumer: waits for data after ch->head. Returns the bytes readable, 0 at
+ * end-of-file, or a negative errno.
+ */
+int sr_spsc_avail(struct shmring_channel *ch, struct sr_deadline *dl)
+{
+	struct sr_ring *r = ch->r;
+	uint32_t f;
+	int ret;
+
+	for (;;) {
+		if (ch->tail_cache != ch->head)
+			return (int)(ch->tail_cache - ch->head);
+		ret = load_tail(ch);
+		if (ret)
+			return ret;
+		if (ch->tail_cache != ch->head)
+			continue;
+		f = sr_flags(r);
+		if (f & (SHMRING_CH_EOF | SHMRING_CH_BROKEN)) {
+			/* The flag was set after the last publish: look again. */
+			ret = load_tail(ch);
+			if (ret)
+				return ret;
+			if (ch->tail_cache != ch->head)
+				continue;
+			return f & SHMRING_CH_BROKEN ? -EPIPE : 0;
+		}
+		ret = sr_block(ch, SR_WAIT_DATA, &r->tail, ch->tail_cache, dl);
+		if (ret)
+			return ret;
+	}
+}
+
+/*
+ * A record header is one aligned 8-byte word: the length (or SR_REC_PAD and
+ * the padding length) and its complement, as a check. It is copied in and out
+ * whole, so the consumer validates exactly what it then uses.
+ */
+static void put_header(unsigned char *p, uint32_t word)
+{
+	uint32_t h[2] = { word, ~word };
+
+	memcpy(p, h, sizeof(h));
+}
+
+static int get_header(const unsigned char *p, uint32_t *word)
+{
+	uint32_t h[2];
+
+	memcpy(h, p, sizeof(h));
+	*word = h[0];
+	return h[1] == ~h[0] ? 0 : -EBADMSG;
+}
+
+int sr_spsc_msg_reserve(struct shmring_channel *ch, size_t len, void **data,
+			struct sr_deadline *dl)
+{
+	uint32_t rec = rec_size(len), pos = ch->tail & ch->mask;
+	uint32_t contig = ch->cap - pos;
+	int ret;
+
+	ret = sr_spsc_room(ch, rec <= contig ? rec : contig + rec, dl);
+	if (ret)
+		return ret;
+	ch->res_pos = ch->tail;
+	if (rec > contig) {
+		put_header(ch->data + pos, SR_REC_PAD | (contig - SR_REC_HDR));
+		ch->res_pos += contig;
+	}
+	ch->res_len = (uint32_t)len;
+	ch->busy = true;
+	*data = ch->data + (ch->res_pos & ch->mask) + SR_REC_HDR;
+	return 0;
+}
+
+int sr_spsc_msg_commit(struct shmring_channel *ch, size_t len,
+		       unsigned int flags)
+{
+	put_header(ch->data + (ch->res_pos & ch->mask), (uint32_t)len);
+	ch->tail = ch->res_pos + rec_size(len);
+	ch->busy = false;
+	if (!(flags & SHMRING_MORE))
+		sr_spsc_publish(ch);
+	return 0;
+}
+
+ssize_t sr_spsc_msg_peek(struct shmring_channel *ch, const void **data,
+			 struct sr_deadline *dl)
+{
+	uint32_t pos, w, size, len;
+	int avail;
+
+	for (;;) {
+		avail = sr_spsc_avail(ch, dl);
+		if (avail <= 0)
+			return avail;
+		pos = ch->head & ch->mask;
+		if ((uint32_t)avail < SR_REC_HDR)
+			return -EBADMSG;
+		if (get_header(ch->data + pos, &w))
+			return -EBADMSG;
+		if (w & SR_REC_PAD) {
+			size = ch->cap - pos;
+			if ((w & ~SR_REC_PAD) != size - SR_REC_HDR ||
+			    size > (uint32_t)avail)
+				return -EBADMSG;
+			ch->head += size;
+			continue;
+		}
+		len = w;
+		if (!len || len > ch->max_msg)
+			return -EBADMSG;
+		size = rec_size(len);
+		if (size > ch->cap - pos || size > (uint32_t)avail)
+			return -EBADMSG;
+		*data = ch->data + pos + SR_REC_HDR;
+		ch->head += size;
+		return len;
+	}
+}

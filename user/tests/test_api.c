@@ -1,0 +1,1151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of libshmring on a memfd: every API error path, the ring
+ * semantics, and corrupted shared memory (which must give EBADMSG, never a
+ * crash: the sanitizer builds catch any out-of-bounds access).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "util.h"
+
+#define BUF	(4 * MiB)
+
+static struct sr_header *hdr_of(struct shmring *sh)
+{
+	return shmring_base(sh);
+}
+
+static struct sr_dirent *dirent_of(struct shmring *sh, const char *name)
+{
+	struct sr_header *h = hdr_of(sh);
+	int i;
+
+	for (i = 0; i < SHMRING_MAX_CHANNELS; i++)
+		if (h->dir[i].state == SR_DIR_READY &&
+		    !strcmp(h->dir[i].name, name))
+			return &h->dir[i];
+	CHECK(!"channel in the directory");
+	return NULL;
+}
+
+static struct sr_ring *ring_of(struct shmring *sh, const char *name)
+{
+	return (struct sr_ring *)((char *)shmring_base(sh) +
+				  dirent_of(sh, name)->offset);
+}
+
+static int test_open_args(void)
+{
+	struct shmring *sh;
+	void *p;
+
+	CHECK_ERR(shmring_open_memfd(0, &sh), EINVAL);
+	CHECK_ERR(shmring_open_memfd(4096 + 1, &sh), EINVAL);
+	CHECK_ERR(shmring_open_memfd((size_t)2 << 30, &sh), EINVAL);
+	CHECK_ERR(shmring_open_memfd(BUF, NULL), EINVAL);
+	CHECK_ERR(shmring_open("/nonexistent/shmring", &sh), ENOENT);
+	CHECK_ERR(shmring_open(NULL, NULL), EINVAL);
+	/* Not the device: INFO is not known there. */
+	CHECK_ERR(shmring_open("/dev/null", &sh), ENOTTY);
+
+	p = shared_alloc(BUF);
+	CHECK_ERR(shmring_attach(NULL, BUF, SHMRING_BACKEND_FUTEX, -1, &sh),
+		  EINVAL);
+	CHECK_ERR(shmring_attach(p, 0, SHMRING_BACKEND_FUTEX, -1, &sh), EINVAL);
+	CHECK_ERR(shmring_attach((char *)p + 8, 4096, SHMRING_BACKEND_FUTEX,
+				 -1, &sh), EINVAL);
+	CHECK_ERR(shmring_attach(p, BUF, 7, -1, &sh), EINVAL);
+	CHECK_ERR(shmring_attach(p, BUF, SHMRING_BACKEND_DEVICE, -1, &sh),
+		  EINVAL);
+	CHECK_ERR(shmring_attach(p, BUF, SHMRING_BACKEND_FUTEX, -1, NULL),
+		  EINVAL);
+	CHECK_OK(shmring_attach(p, BUF, SHMRING_BACKEND_FUTEX, -1, &sh));
+	CHECK(shmring_base(sh) == p && shmring_size(sh) == BUF);
+	CHECK(shmring_fd(sh) == -1);
+	shmring_close(sh);
+	shmring_close(NULL);
+	CHECK(!shmring_base(NULL) && !shmring_size(NULL) &&
+	      shmring_fd(NULL) == -1);
+	munmap(p, BUF);
+	return 0;
+}
+
+static int test_info(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_info info;
+
+	CHECK_ERR(shmring_info(NULL, &info), EINVAL);
+	CHECK_ERR(shmring_info(sh, NULL), EINVAL);
+	CHECK_OK(shmring_info(sh, &info));
+	CHECK(info.page_size == (uint32_t)getpagesize());
+	CHECK(info.abi_version == SHMRING_ABI_VERSION);
+	if (on_device())
+		CHECK(info.size >= BUF);
+	else
+		CHECK(info.size == BUF && !info.nr_waiters);
+	CHECK(shmring_fd(sh) >= 0);
+	shmring_close(sh);
+	return 0;
+}
+
+struct waker {
+	struct shmring *sh;
+	uint32_t *word;
+	int woke;
+};
+
+static void *wake_later(void *arg)
+{
+	struct waker *w = arg;
+
+	sleep_ms(50);
+	__atomic_store_n(w->word, 1, __ATOMIC_SEQ_CST);
+	w->woke = shmring_wake(w->sh, w->word, UINT32_MAX);
+	return NULL;
+}
+
+static int test_wait_wake(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	uint32_t *w = shmring_base(sh);
+	struct waker wk = { .sh = sh, .word = w + 16 };
+	pthread_t t;
+	int64_t t0;
+	int ret;
+
+	CHECK_ERR(shmring_wait(NULL, w, 0, 0), EINVAL);
+	CHECK_ERR(shmring_wait(sh, NULL, 0, 0), EINVAL);
+	CHECK_ERR(shmring_wait(sh, (uint32_t *)((char *)w + 2), 0, 0), EINVAL);
+	CHECK_ERR(shmring_wait(sh, w + BUF / 4, 0, 0), EINVAL);
+	CHECK_ERR(shmring_wait(sh, w - 1, 0, 0), EINVAL);
+	CHECK_ERR(shmring_wake(sh, w + BUF / 4, 1), EINVAL);
+	CHECK_ERR(shmring_wake(NULL, w, 1), EINVAL);
+	CHECK_ERR(shmring_wait(sh, w + BUF / 4 - 1, 1, 0), EAGAIN);
+	CHECK_ERR(shmring_wait(sh, w, 5, 0), EAGAIN);
+	CHECK_ERR(shmring_wait(sh, w, 0, 0), ETIMEDOUT);
+	t0 = now_ns();
+	CHECK_ERR(shmring_wait(sh, w, 0, 20000000), ETIMEDOUT);
+	CHECK(now_ns() - t0 >= 20000000);
+	CHECK_EQ(shmring_wake(sh, w, UINT32_MAX), 0);
+
+	CHECK(!pthread_create(&t, NULL, wake_later, &wk));
+	do {
+		ret = shmring_wait(sh, wk.word, 0, -1);
+	} while (ret == -EINTR);
+	CHECK(ret == 0 || ret == -EAGAIN);
+	pthread_join(t, NULL);
+	/* Woken by the WAKE, or the store came first and WAIT never slept. */
+	CHECK_EQ(wk.woke, ret == 0 ? 1 : 0);
+	shmring_close(sh);
+	return 0;
+}
+
+static int test_format(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct sr_header *h = hdr_of(sh);
+	struct shmring *tiny = buffer_new(4096);
+
+	CHECK_ERR(shmring_check(NULL), EINVAL);
+	CHECK_ERR(shmring_format(NULL, 0), EINVAL);
+	CHECK_ERR(shmring_format(sh, 2), EINVAL);
+	CHECK_ERR(shmring_format(tiny, 0), EINVAL);
+	CHECK_ERR(shmring_check(sh), ENOENT);
+	CHECK_OK(shmring_format(sh, 0));
+	CHECK_OK(shmring_check(sh));
+	CHECK_OK(shmring_format(sh, 0));
+	CHECK(h->magic == SR_LAYOUT_MAGIC && h->version == SR_LAYOUT_VERSION);
+	CHECK(h->size == BUF && !h->lock);
+
+	/* A foreign buffer is refused, and FORCE takes it over. */
+	memset(h, 0x5a, 64);
+	CHECK_ERR(shmring_check(sh), EBADMSG);
+	CHECK_ERR(shmring_format(sh, 0), EBADMSG);
+	CHECK_OK(shmring_format(sh, SHMRING_FORMAT_FORCE));
+	CHECK_OK(shmring_check(sh));
+	/* Magic 0 but not blank is foreign too, not something to format. */
+	memset(h, 0, 4096);
+	((char *)h)[100] = 1;
+	CHECK_ERR(shmring_format(sh, 0), EBADMSG);
+	shmring_close(tiny);
+	shmring_close(sh);
+	return 0;
+}
+
+static int test_channel_args(void)
+{
+	static const struct shmring_channel_attr bad[] = {
+		{ .kind = 0, .capacity = 4096 },
+		{ .kind = 4, .capacity = 4096 },
+		{ .kind = SHMRING_MSG, .capacity = 0 },
+		{ .kind = SHMRING_MSG, .capacity = 4095 },
+		{ .kind = SHMRING_MSG, .capacity = 32 },
+		{ .kind = SHMRING_MSG, .capacity = 1ULL << 31 },
+		{ .kind = SHMRING_MSG, .capacity = 4096, .slot_size = 8 },
+		{ .kind = SHMRING_STREAM, .capacity = 1ULL << 40 },
+		{ .kind = SHMRING_MPMC, .capacity = 16, .slot_size = 0 },
+		{ .kind = SHMRING_MPMC, .capacity = 16,
+		  .slot_size = SHMRING_MAX_SLOT_SIZE + 1 },
+		{ .kind = SHMRING_MPMC, .capacity = 1, .slot_size = 64 },
+		{ .kind = SHMRING_MPMC, .capacity = 12, .slot_size = 64 },
+		{ .kind = SHMRING_MPMC, .capacity = 1U << 25, .slot_size = 8 },
+		{ .kind = SHMRING_MPMC, .capacity = 1U << 20,
+		  .slot_size = 4096 },
+	};
+	struct shmring_channel_attr a = { .kind = SHMRING_MSG, .capacity = 4096 };
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *ch;
+	char name[40];
+	size_t i;
+
+	CHECK_ERR(shmring_channel_open(NULL, "a", 1, SHMRING_CREATE, &a, &ch),
+		  EINVAL);
+	CHECK_ERR(shmring_channel_open(sh, NULL, 1, SHMRING_CREATE, &a, &ch),
+		  EINVAL);
+	CHECK_ERR(shmring_channel_open(sh, "a", 1, SHMRING_CREATE, &a, NULL),
+		  EINVAL);
+	CHECK_ERR(shmring_channel_open(sh, "", 1, SHMRING_CREATE, &a, &ch),
+		  EINVAL);
+	memset(name, 'n', sizeof(name));
+	name[SHMRING_NAME_MAX + 1] = '\0';
+	CHECK_ERR(shmring_channel_open(sh, name, 1, SHMRING_CREATE, &a, &ch),
+		  EINVAL);
+	CHECK_ERR(shmring_channel_open(sh, "a", 0, SHMRING_CREATE, &a, &ch),
+		  EINVAL);
+	CHECK_ERR(shmring_channel_open(sh, "a", 3, SHMRING_CREATE, &a, &ch),
+		  EINVAL);
+	CHECK_ERR(shmring_channel_open(sh, "a", 1, 4, &a, &ch), EINVAL);
+	CHECK_ERR(shmring_channel_open(sh, "a", 1, SHMRING_EXCL, &a, &ch),
+		  EINVAL);
+	CHECK_ERR(shmring_channel_open(sh, "a", 1, SHMRING_CREATE, NULL, &ch),
+		  EINVAL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_ERR(shmring_channel_open(sh, "a", 1, SHMRING_CREATE,
+					       &bad[i], &ch), EINVAL);
+	/* Nothing was created by any of that. */
+	CHECK_ERR(shmring_check(sh), ENOENT);
+	CHECK_ERR(shmring_channel_open(sh, "a", 1, 0, NULL, &ch), ENOENT);
+
+	/* 31 bytes is the longest name. */
+	name[SHMRING_NAME_MAX] = '\0';
+	CHECK_OK(shmring_channel_open(sh, name, 1, SHMRING_CREATE, &a, &ch));
+	CHECK_OK(shmring_channel_close(ch));
+	CHECK_OK(shmring_channel_close(NULL));
+	CHECK_ERR(shmring_channel_attr(NULL, &a), EINVAL);
+	CHECK_ERR(shmring_channel_stats(NULL, NULL), EINVAL);
+	CHECK(!shmring_channel_max_msg(NULL));
+	shmring_close(sh);
+	return 0;
+}
+
+static int test_channel_lifecycle(void)
+{
+	struct shmring_channel_attr a = { .kind = SHMRING_MSG, .capacity = 4096 };
+	struct shmring_channel_attr s = { .kind = SHMRING_STREAM,
+					  .capacity = 1024 };
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p, *c, *x;
+	struct shmring_chinfo ci[4];
+
+	CHECK_OK(shmring_channel_open(sh, "m", SHMRING_PRODUCER,
+				      SHMRING_CREATE | SHMRING_EXCL, &a, &p));
+	CHECK_ERR(shmring_channel_open(sh, "m", SHMRING_CONSUMER,
+				       SHMRING_CREATE | SHMRING_EXCL, &a, &x),
+		  EEXIST);
+	CHECK_ERR(shmring_channel_open(sh, "m", SHMRING_CONSUMER, 0, &s, &x),
+		  EPROTOTYPE);
+	CHECK_ERR(shmring_channel_open(sh, "m", SHMRING_PRODUCER, 0, NULL, &x),
+		  EBUSY);
+	/* An existing channel keeps its geometry. */
+	a.capacity = 65536;
+	CHECK_OK(shmring_channel_open(sh, "m", SHMRING_CONSUMER,
+				      SHMRING_CREATE, &a, &c));
+	CHECK_ERR(shmring_channel_open(sh, "m", SHMRING_CONSUMER, 0, NULL, &x),
+		  EBUSY);
+	CHECK_OK(shmring_channel_attr(c, &a));
+	CHECK(a.kind == SHMRING_MSG && a.capacity == 4096 && !a.slot_size);
+	CHECK_EQ(shmring_channel_max_msg(c), 4096 / 2 - 8);
+	CHECK_OK(shmring_channel_open(sh, "s", SHMRING_CONSUMER,
+				      SHMRING_CREATE, &s, &x));
+	CHECK_EQ(shmring_channel_max_msg(x), 0);
+	CHECK_EQ(shmring_msg_send(p, "abc", 3, 0), 3);
+
+	CHECK_ERR(shmring_channels(NULL, ci, 4), EINVAL);
+	CHECK_ERR(shmring_channels(sh, NULL, 4), EINVAL);
+	CHECK_EQ(shmring_channels(sh, NULL, 0), 2);
+	CHECK_EQ(shmring_channels(sh, ci, 1), 2);
+	CHECK_EQ(shmring_channels(sh, ci, 4), 2);
+	CHECK(!strcmp(ci[0].name, "m") && ci[0].kind == SHMRING_MSG);
+	CHECK(ci[0].capacity == 4096 && ci[0].used == 16);
+	CHECK(ci[0].producers == 1 && ci[0].consumers == 1 && !ci[0].flags);
+	CHECK(!strcmp(ci[1].name, "s") && ci[1].consumers == 1 &&
+	      !ci[1].producers);
+	CHECK_OK(shmring_channel_close(x));
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+static int test_directory_full(void)
+{
+	struct shmring_channel_attr a = { .kind = SHMRING_MSG, .capacity = 64 };
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *ch;
+	char name[16];
+	int i;
+
+	for (i = 0; i < SHMRING_MAX_CHANNELS; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		CHECK_OK(shmring_channel_open(sh, name, SHMRING_PRODUCER,
+					      SHMRING_CREATE, &a, &ch));
+		CHECK_OK(shmring_channel_close(ch));
+	}
+	CHECK_ERR(shmring_channel_open(sh, "one-more", SHMRING_PRODUCER,
+				       SHMRING_CREATE, &a, &ch), ENOSPC);
+	/* The existing ones still open. */
+	CHECK_OK(shmring_channel_open(sh, "c7", SHMRING_CONSUMER, 0, NULL, &ch));
+	CHECK_OK(shmring_channel_close(ch));
+	shmring_close(sh);
+
+	/* Not enough bytes left in the buffer. */
+	sh = buffer_new(BUF);
+	a.capacity = BUF / 2;
+	CHECK_OK(shmring_channel_open(sh, "big", SHMRING_PRODUCER,
+				      SHMRING_CREATE, &a, &ch));
+	CHECK_OK(shmring_channel_close(ch));
+	CHECK_ERR(shmring_channel_open(sh, "big2", SHMRING_PRODUCER,
+				       SHMRING_CREATE, &a, &ch), ENOSPC);
+	a.capacity = BUF / 4;
+	CHECK_OK(shmring_channel_open(sh, "quarter", SHMRING_PRODUCER,
+				      SHMRING_CREATE, &a, &ch));
+	CHECK_OK(shmring_channel_close(ch));
+	shmring_close(sh);
+	return 0;
+}
+
+static int test_msg_errors(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p = chan(sh, "m", SHMRING_PRODUCER,
+					 SHMRING_MSG, 4096, 0);
+	struct shmring_channel *c = chan(sh, "m", SHMRING_CONSUMER,
+					 SHMRING_MSG, 4096, 0);
+	struct shmring_channel *s = chan(sh, "s", SHMRING_PRODUCER,
+					 SHMRING_STREAM, 4096, 0);
+	char buf[4096];
+	const void *cp;
+	void *d;
+
+	memset(buf, 7, sizeof(buf));
+	CHECK_ERR(shmring_msg_send(NULL, buf, 1, 0), EINVAL);
+	CHECK_ERR(shmring_msg_send(p, NULL, 1, 0), EINVAL);
+	CHECK_ERR(shmring_msg_send(p, buf, 0, 0), EINVAL);
+	CHECK_ERR(shmring_msg_send(p, buf, 4096 / 2 - 7, 0), EINVAL);
+	CHECK_ERR(shmring_msg_send(c, buf, 1, 0), EINVAL);
+	CHECK_ERR(shmring_msg_send(s, buf, 1, 0), EINVAL);
+	CHECK_ERR(shmring_msg_recv(p, buf, 1, 0), EINVAL);
+	CHECK_ERR(shmring_msg_recv(c, NULL, 1, 0), EINVAL);
+	CHECK_ERR(shmring_msg_recv(c, buf, 0, 0), EINVAL);
+	CHECK_ERR(shmring_msg_peek(c, NULL, 0), EINVAL);
+	CHECK_ERR(shmring_msg_peek(p, &cp, 0), EINVAL);
+	CHECK_ERR(shmring_msg_release(p), EINVAL);
+	CHECK_ERR(shmring_msg_release(NULL), EINVAL);
+	CHECK_ERR(shmring_msg_reserve(p, 8, NULL, 0), EINVAL);
+	CHECK_ERR(shmring_msg_reserve(c, 8, &d, 0), EINVAL);
+	CHECK_ERR(shmring_msg_commit(p, 8, 0), EINVAL);
+	CHECK_ERR(shmring_flush(c), EINVAL);
+	CHECK_ERR(shmring_flush(NULL), EINVAL);
+
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 0), EAGAIN);
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 1000000), ETIMEDOUT);
+	CHECK_ERR(shmring_msg_peek(c, &cp, 0), EAGAIN);
+
+	CHECK_OK(shmring_msg_reserve(p, 100, &d, 0));
+	CHECK(((uintptr_t)d & 7) == 0);
+	CHECK_ERR(shmring_msg_reserve(p, 100, &d, 0), EBUSY);
+	CHECK_ERR(shmring_msg_send(p, buf, 1, 0), EBUSY);
+	CHECK_ERR(shmring_msg_commit(p, 101, 0), EINVAL);
+	CHECK_ERR(shmring_msg_commit(p, 0, 0), EINVAL);
+	CHECK_ERR(shmring_msg_commit(p, 10, 2), EINVAL);
+	memcpy(d, "0123456789", 10);
+	CHECK_OK(shmring_msg_commit(p, 10, 0));
+	CHECK_ERR(shmring_msg_commit(p, 10, 0), EINVAL);
+
+	/* Too small a buffer: EMSGSIZE, and the message stays. */
+	CHECK_ERR(shmring_msg_recv(c, buf, 9, 0), EMSGSIZE);
+	CHECK_EQ(shmring_msg_recv(c, buf, 10, 0), 10);
+	CHECK(!memcmp(buf, "0123456789", 10));
+
+	/* Fill the ring: EAGAIN, then ETIMEDOUT. */
+	while (shmring_msg_send(p, buf, 500, 0) == 500)
+		;
+	CHECK_ERR(shmring_msg_send(p, buf, 500, 0), EAGAIN);
+	CHECK_ERR(shmring_msg_send(p, buf, 500, 1000000), ETIMEDOUT);
+	CHECK_OK(shmring_channel_close(s));
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+/* Batches: SHMRING_MORE holds back publication; peeks batch releases. */
+static int test_msg_batch(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p = chan(sh, "m", SHMRING_PRODUCER,
+					 SHMRING_MSG, 4096, 0);
+	struct shmring_channel *c = chan(sh, "m", SHMRING_CONSUMER,
+					 SHMRING_MSG, 4096, 0);
+	struct shmring_stats st;
+	const void *m[3];
+	void *d;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		CHECK_OK(shmring_msg_reserve(p, 8, &d, 0));
+		memcpy(d, &i, sizeof(i));
+		CHECK_OK(shmring_msg_commit(p, sizeof(i), SHMRING_MORE));
+	}
+	CHECK_ERR(shmring_msg_peek(c, &m[0], 0), EAGAIN);
+	CHECK_OK(shmring_flush(p));
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ(shmring_msg_peek(c, &m[i], 0), sizeof(i));
+		CHECK(!memcmp(m[i], &i, sizeof(i)));
+	}
+	CHECK_ERR(shmring_msg_peek(c, &m[0], 0), EAGAIN);
+	/* Nothing released yet: the producer's view of the head is old. */
+	CHECK(!atomic_load(&ring_of(sh, "m")->head));
+	CHECK_OK(shmring_msg_release(c));
+	CHECK_EQ(atomic_load(&ring_of(sh, "m")->head), 3 * 16);
+	CHECK_OK(shmring_msg_release(c));
+	CHECK_OK(shmring_channel_stats(c, &st));
+	CHECK(st.messages == 3 && st.bytes == 3 * sizeof(i) && !st.waits);
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+static size_t wrap_len(uint64_t k, size_t max)
+{
+	return k % 5 ? 1 + mix64(k) % max : max;
+}
+
+/* Many laps with sizes that force padding records at the end. */
+static int test_msg_wrap(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p = chan(sh, "m", SHMRING_PRODUCER,
+					 SHMRING_MSG, 256, 0);
+	struct shmring_channel *c = chan(sh, "m", SHMRING_CONSUMER,
+					 SHMRING_MSG, 256, 0);
+	size_t max = shmring_channel_max_msg(p), len;
+	uint64_t sent = 0, got = 0, n;
+	unsigned char buf[256];
+	ssize_t ret;
+	int i;
+
+	pattern(0);
+	CHECK_EQ(max, 120);
+	for (i = 0; i < 20000; i++) {
+		/* Fill up, then drain part of it. */
+		while ((ret = shmring_msg_send(p, pattern(sent),
+					       wrap_len(sent, max), 0)) > 0)
+			sent++;
+		CHECK_EQ(ret, -EAGAIN);
+		CHECK(sent > got);
+		for (n = 1 + mix64(i) % (sent - got); n; n--, got++) {
+			len = wrap_len(got, max);
+			CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), len);
+			CHECK(!memcmp(buf, pattern(got), len));
+		}
+	}
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+static int test_stream(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p = chan(sh, "s", SHMRING_PRODUCER,
+					 SHMRING_STREAM, 1024, 0);
+	struct shmring_channel *c = chan(sh, "s", SHMRING_CONSUMER,
+					 SHMRING_STREAM, 1024, 0);
+	struct shmring_channel *m = chan(sh, "m", SHMRING_PRODUCER,
+					 SHMRING_MSG, 1024, 0);
+	unsigned char buf[2048];
+	const void *cp;
+	void *d;
+	uint64_t wr = 0, rd = 0;
+	ssize_t n;
+	int i;
+
+	pattern(0);
+	CHECK_ERR(shmring_stream_write(NULL, buf, 1, 0), EINVAL);
+	CHECK_ERR(shmring_stream_write(p, NULL, 1, 0), EINVAL);
+	CHECK_ERR(shmring_stream_write(p, buf, 0, 0), EINVAL);
+	CHECK_ERR(shmring_stream_write(c, buf, 1, 0), EINVAL);
+	CHECK_ERR(shmring_stream_write(m, buf, 1, 0), EINVAL);
+	CHECK_ERR(shmring_stream_read(p, buf, 1, 0), EINVAL);
+	CHECK_ERR(shmring_stream_read(c, NULL, 1, 0), EINVAL);
+	CHECK_ERR(shmring_stream_read(c, buf, 0, 0), EINVAL);
+	CHECK_ERR(shmring_stream_reserve(c, &d, 0), EINVAL);
+	CHECK_ERR(shmring_stream_reserve(p, NULL, 0), EINVAL);
+	CHECK_ERR(shmring_stream_commit(p, 1, 0), EINVAL);
+	CHECK_ERR(shmring_stream_peek(p, &cp, 0), EINVAL);
+	CHECK_ERR(shmring_stream_release(c, 1), EINVAL);
+	CHECK_ERR(shmring_stream_read(c, buf, 1, 0), EAGAIN);
+	CHECK_ERR(shmring_stream_peek(c, &cp, 1000), ETIMEDOUT);
+
+	/* A write larger than the ring is short when the ring fills. */
+	CHECK_EQ(shmring_stream_write(p, pattern(0), 1500, 0), 1024);
+	wr = 1024;
+	CHECK_ERR(shmring_stream_write(p, pattern(0), 1, 0), EAGAIN);
+	CHECK_EQ(shmring_stream_read(c, buf, 100, 0), 100);
+	CHECK(!memcmp(buf, pattern(0), 100));
+	rd = 100;
+
+	for (i = 0; i < 20000; i++) {
+		size_t len = 1 + mix64(i) % 700;
+
+		if (i & 1) {
+			n = shmring_stream_write(p, pattern(wr), len, 0);
+			CHECK(n > 0 || n == -EAGAIN);
+			if (n > 0)
+				wr += (uint64_t)n;
+		} else {
+			n = shmring_stream_reserve(p, &d, 0);
+			CHECK(n > 0 || n == -EAGAIN);
+			if (n > 0) {
+				CHECK_ERR(shmring_stream_reserve(p, &d, 0), EBUSY);
+				CHECK_ERR(shmring_stream_write(p, buf, 1, 0), EBUSY);
+				if ((size_t)n > len)
+					n = (ssize_t)len;
+				memcpy(d, pattern(wr), (size_t)n);
+				CHECK_ERR(shmring_stream_commit(p, 0, 0), EINVAL);
+				CHECK_OK(shmring_stream_commit(p, (size_t)n, 0));
+				wr += (uint64_t)n;
+			}
+		}
+		len = 1 + mix64(i + 99) % 900;
+		if (i % 3) {
+			n = shmring_stream_read(c, buf, len, 0);
+			CHECK(n > 0 || (n == -EAGAIN && rd == wr));
+			if (n > 0) {
+				CHECK(!memcmp(buf, pattern(rd), (size_t)n));
+				rd += (uint64_t)n;
+			}
+		} else {
+			n = shmring_stream_peek(c, &cp, 0);
+			CHECK(n > 0 || (n == -EAGAIN && rd == wr));
+			if (n > 0) {
+				if ((size_t)n > len)
+					n = (ssize_t)len;
+				CHECK(!memcmp(cp, pattern(rd), (size_t)n));
+				CHECK_ERR(shmring_stream_release(c, 0), EINVAL);
+				CHECK_OK(shmring_stream_release(c, (size_t)n));
+				CHECK_ERR(shmring_stream_release(c, 1), EINVAL);
+				rd += (uint64_t)n;
+			}
+		}
+		CHECK(wr - rd <= 1024);
+	}
+	CHECK_OK(shmring_channel_close(p));
+	/* End of file after the rest is read. */
+	while ((n = shmring_stream_read(c, buf, sizeof(buf), 0)) > 0) {
+		CHECK(!memcmp(buf, pattern(rd), (size_t)n));
+		rd += (uint64_t)n;
+	}
+	CHECK_EQ(n, 0);
+	CHECK_EQ(rd, wr);
+	CHECK_OK(shmring_channel_close(c));
+	CHECK_OK(shmring_channel_close(m));
+	shmring_close(sh);
+	return 0;
+}
+
+static int test_mpmc(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p = chan(sh, "q", SHMRING_PRODUCER,
+					 SHMRING_MPMC, 8, 64);
+	struct shmring_channel *p2 = chan(sh, "q", SHMRING_PRODUCER,
+					  SHMRING_MPMC, 8, 64);
+	struct shmring_channel *c = chan(sh, "q", SHMRING_CONSUMER,
+					 SHMRING_MPMC, 8, 64);
+	struct shmring_channel_attr a;
+	unsigned char buf[64];
+	const void *cp;
+	void *d;
+	int i;
+
+	CHECK_OK(shmring_channel_attr(c, &a));
+	CHECK(a.kind == SHMRING_MPMC && a.capacity == 8 && a.slot_size == 64);
+	CHECK_EQ(shmring_channel_max_msg(p), 64);
+	CHECK_ERR(shmring_msg_send(p, buf, 65, 0), EINVAL);
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 0), EAGAIN);
+	for (i = 0; i < 8; i++)
+		CHECK_EQ(shmring_msg_send(i & 1 ? p : p2, &i, sizeof(i), 0),
+			 sizeof(i));
+	CHECK_ERR(shmring_msg_send(p, &i, sizeof(i), 0), EAGAIN);
+	CHECK_ERR(shmring_msg_send(p, &i, sizeof(i), 2000000), ETIMEDOUT);
+	/* EMSGSIZE keeps the slot for the next recv; peek must wait. */
+	CHECK_ERR(shmring_msg_recv(c, buf, 2, 0), EMSGSIZE);
+	CHECK_ERR(shmring_msg_peek(c, &cp, 0), EBUSY);
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), sizeof(i));
+	CHECK(!memcmp(buf, &(int){0}, sizeof(i)));
+	for (i = 1; i < 8; i++) {
+		CHECK_EQ(shmring_msg_peek(c, &cp, 0), sizeof(i));
+		CHECK(!memcmp(cp, &i, sizeof(i)));
+		CHECK_OK(shmring_msg_release(c));
+	}
+	CHECK_OK(shmring_msg_release(c));
+	/* A producer closing with a reservation: consumers skip it. */
+	CHECK_OK(shmring_msg_reserve(p2, 64, &d, 0));
+	CHECK_ERR(shmring_msg_reserve(p2, 64, &d, 0), EBUSY);
+	CHECK_EQ(shmring_msg_send(p, "x", 1, 0), 1);
+	CHECK_OK(shmring_channel_close(p2));
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), 1);
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 0), EAGAIN);
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), 0);
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+/* End of file, hang-up, reuse by a new pair, and data left for later. */
+static int test_eof_hup(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p, *c;
+	char buf[64];
+
+	p = chan(sh, "m", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+	c = chan(sh, "m", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0);
+	CHECK_EQ(shmring_msg_send(p, "one", 3, 0), 3);
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), -1), 3);
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), -1), 0);
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), -1), 0);
+	CHECK_OK(shmring_channel_close(c));
+
+	/* A new session: the consumer first, and no stale end-of-file. */
+	c = chan(sh, "m", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0);
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 0), EAGAIN);
+	p = chan(sh, "m", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+	CHECK_OK(shmring_channel_close(c));
+	/* The consumer left: the producer gets EPIPE, as from a pipe. */
+	CHECK_ERR(shmring_msg_send(p, "two", 3, 0), EPIPE);
+	CHECK_OK(shmring_channel_close(p));
+
+	/* The producer first: its data waits for the consumer. */
+	p = chan(sh, "m", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+	CHECK_EQ(shmring_msg_send(p, "three", 5, 0), 5);
+	CHECK_OK(shmring_channel_close(p));
+	c = chan(sh, "m", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0);
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), 5);
+	CHECK(!memcmp(buf, "three", 5));
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), 0);
+	CHECK_OK(shmring_channel_close(c));
+	CHECK(!atomic_load(&ring_of(sh, "m")->ctl.flags));
+	shmring_close(sh);
+	return 0;
+}
+
+struct blocker {
+	struct shmring_channel *c;
+	ssize_t got;
+	char buf[16];
+};
+
+static void *block_recv(void *arg)
+{
+	struct blocker *b = arg;
+
+	b->got = shmring_msg_recv(b->c, b->buf, sizeof(b->buf), -1);
+	return NULL;
+}
+
+/* A blocked consumer sleeps in WAIT and the producer's WAKE gets it out. */
+static int test_blocking(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p = chan(sh, "m", SHMRING_PRODUCER,
+					 SHMRING_MSG, 4096, 0);
+	struct blocker b = {
+		.c = chan(sh, "m", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0),
+	};
+	struct shmring_stats sp, sc;
+	pthread_t t;
+
+	CHECK(!pthread_create(&t, NULL, block_recv, &b));
+	sleep_ms(150);
+	CHECK_EQ(shmring_msg_send(p, "wake", 4, 0), 4);
+	pthread_join(t, NULL);
+	CHECK_EQ(b.got, 4);
+	CHECK(!memcmp(b.buf, "wake", 4));
+	CHECK_OK(shmring_channel_stats(p, &sp));
+	CHECK_OK(shmring_channel_stats(b.c, &sc));
+	CHECK(sc.waits >= 1 && sp.wakes == 1);
+	/* Nobody asleep: no WAKE. */
+	CHECK_EQ(shmring_msg_send(p, "more", 4, 0), 4);
+	CHECK_OK(shmring_channel_stats(p, &sp));
+	CHECK_EQ(sp.wakes, 1);
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(b.c));
+	shmring_close(sh);
+	return 0;
+}
+
+/*
+ * No lost wake-ups: blocking ping-pong where the answer comes after a random
+ * delay of about the spin time, so that sleepers often go to sleep just as
+ * the other side publishes. A lost wake-up would show as a WAIT that runs
+ * out its whole liveness slice; there must be none.
+ */
+#define PINGS	10000
+
+struct pinger {
+	struct shmring *sh;
+	bool first;
+	int64_t spin_ns;
+	struct shmring_stats st;
+	int err;
+};
+
+/* Busy for a random time up to twice the library's spin before sleeping. */
+static void busy(const struct pinger *pg, uint64_t r)
+{
+	int64_t end = now_ns() + (int64_t)(r % (uint64_t)(2 * pg->spin_ns + 1));
+
+	while (now_ns() < end)
+		;
+}
+
+/* How long a blocking call spins before it sleeps, on this build and host. */
+static int64_t spin_time(struct shmring *sh)
+{
+	struct shmring_channel *c = chan(sh, "spin", SHMRING_CONSUMER,
+					 SHMRING_MSG, 4096, 0);
+	int64_t t0, best = INT64_MAX;
+	char buf[8];
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		t0 = now_ns();
+		CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 1), ETIMEDOUT);
+		if (now_ns() - t0 < best)
+			best = now_ns() - t0;
+	}
+	CHECK_OK(shmring_channel_close(c));
+	return best;
+}
+
+static int pingpong_side(void *arg)
+{
+	struct pinger *pg = arg;
+	struct shmring_channel *tx, *rx;
+	uint32_t i, v;
+
+	tx = chan(pg->sh, pg->first ? "ping" : "pong", SHMRING_PRODUCER,
+		  SHMRING_MSG, 4096, 0);
+	rx = chan(pg->sh, pg->first ? "pong" : "ping", SHMRING_CONSUMER,
+		  SHMRING_MSG, 4096, 0);
+	for (i = 0; i < PINGS && !pg->err; i++) {
+		if (pg->first) {
+			busy(pg, mix64(i));
+			if (shmring_msg_send(tx, &i, sizeof(i), -1) != sizeof(i) ||
+			    shmring_msg_recv(rx, &v, sizeof(v), -1) != sizeof(v) ||
+			    v != i)
+				pg->err = __LINE__;
+		} else {
+			if (shmring_msg_recv(rx, &v, sizeof(v), -1) != sizeof(v) ||
+			    v != i)
+				pg->err = __LINE__;
+			busy(pg, mix64(i + PINGS));
+			if (shmring_msg_send(tx, &i, sizeof(i), -1) != sizeof(i))
+				pg->err = __LINE__;
+		}
+	}
+	shmring_channel_stats(rx, &pg->st);
+	shmring_channel_close(tx);
+	shmring_channel_close(rx);
+	return pg->err;
+}
+
+static void *pingpong_thread(void *arg)
+{
+	pingpong_side(arg);
+	return NULL;
+}
+
+static int pingpong(bool procs)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct pinger *pg = shared_alloc(2 * sizeof(*pg));
+	uint64_t waits = 0, timeouts = 0;
+	pthread_t t[2];
+	pid_t pid[2];
+	int64_t t0 = now_ns();
+	int i;
+
+	int64_t spin = spin_time(sh);
+
+	printf("# spin before sleeping: %.1f us\n", (double)spin / 1e3);
+	for (i = 0; i < 2; i++) {
+		pg[i] = (struct pinger){ .sh = sh, .first = i == 0,
+					 .spin_ns = spin };
+		if (procs)
+			pid[i] = spawn(pingpong_side, &pg[i]);
+		else
+			CHECK(!pthread_create(&t[i], NULL, pingpong_thread,
+					      &pg[i]));
+	}
+	for (i = 0; i < 2; i++) {
+		if (procs)
+			reap(pid[i]);
+		else
+			pthread_join(t[i], NULL);
+		CHECK_EQ(pg[i].err, 0);
+		waits += pg[i].st.waits;
+		timeouts += pg[i].st.timeouts;
+	}
+	printf("# %d round trips in %.2f s, %llu WAITs, %llu ran out\n", PINGS,
+	       (double)(now_ns() - t0) / 1e9, (unsigned long long)waits,
+	       (unsigned long long)timeouts);
+	CHECK(waits > 0);
+	CHECK_EQ(timeouts, 0);
+	shmring_close(sh);
+	return 0;
+}
+
+static int pingpong_threads(void) { return pingpong(false); }
+static int pingpong_procs(void) { return pingpong(true); }
+
+/* ---- corruption: each case must give EBADMSG ---- */
+
+typedef void (*corrupt_fn)(struct shmring *sh);
+
+static void hdr_magic(struct shmring *sh) { hdr_of(sh)->magic = 0x12345678; }
+static void hdr_version(struct shmring *sh) { hdr_of(sh)->version = 9; }
+static void hdr_state(struct shmring *sh) { hdr_of(sh)->nr_dirents = 64; }
+static void hdr_size(struct shmring *sh) { hdr_of(sh)->size = 2 * BUF; }
+static void hdr_next(struct shmring *sh) { hdr_of(sh)->next = BUF + 128; }
+static void hdr_next_align(struct shmring *sh) { hdr_of(sh)->next += 8; }
+static void dir_state(struct shmring *sh) { dirent_of(sh, "v")->state = 7; }
+static void dir_kind(struct shmring *sh) { dirent_of(sh, "v")->kind = 0; }
+
+static void dir_offset(struct shmring *sh)
+{
+	dirent_of(sh, "v")->offset = BUF - 64;
+}
+
+static void dir_length(struct shmring *sh)
+{
+	dirent_of(sh, "v")->length = UINT64_MAX - 4096;
+}
+
+static void dir_name(struct shmring *sh)
+{
+	memset(dirent_of(sh, "v")->name, 'x', SHMRING_NAME_MAX + 1);
+}
+
+static void ring_magic(struct shmring *sh)
+{
+	ring_of(sh, "v")->desc.magic = 0;
+}
+
+static void ring_cap(struct shmring *sh)
+{
+	ring_of(sh, "v")->desc.capacity = 3000;
+}
+
+static void ring_cap_big(struct shmring *sh)
+{
+	struct sr_ring *r = ring_of(sh, "v");
+
+	r->desc.capacity = 1U << 30;
+	r->desc.data_len = 1U << 30;
+}
+
+static void ring_len(struct shmring *sh)
+{
+	ring_of(sh, "v")->desc.data_len = 8192;
+}
+
+static void ring_kind(struct shmring *sh)
+{
+	ring_of(sh, "v")->desc.kind = SHMRING_STREAM;
+}
+
+static void ring_indices(struct shmring *sh)
+{
+	atomic_store(&ring_of(sh, "v")->tail, 4096 + 64);
+}
+
+static void ring_misaligned(struct shmring *sh)
+{
+	atomic_store(&ring_of(sh, "v")->tail, 12);
+	atomic_store(&ring_of(sh, "v")->head, 4);
+}
+
+static int test_corrupt_layout(void)
+{
+	static const struct {
+		const char *name;
+		corrupt_fn fn;
+	} cases[] = {
+		{ "header magic", hdr_magic },
+		{ "header version", hdr_version },
+		{ "directory size", hdr_state },
+		{ "header size", hdr_size },
+		{ "allocator", hdr_next },
+		{ "allocator alignment", hdr_next_align },
+		{ "entry state", dir_state },
+		{ "entry kind", dir_kind },
+		{ "entry offset", dir_offset },
+		{ "entry length", dir_length },
+		{ "entry name", dir_name },
+		{ "ring magic", ring_magic },
+		{ "ring capacity", ring_cap },
+		{ "ring capacity beyond region", ring_cap_big },
+		{ "ring length", ring_len },
+		{ "ring kind", ring_kind },
+		{ "ring indices", ring_indices },
+		{ "ring index alignment", ring_misaligned },
+	};
+	struct shmring_channel *ch;
+	struct shmring_chinfo ci;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct shmring *sh = buffer_new(BUF);
+
+		ch = chan(sh, "v", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+		CHECK_OK(shmring_channel_close(ch));
+		cases[i].fn(sh);
+		printf("# corrupt: %s\n", cases[i].name);
+		CHECK_ERR(shmring_channel_open(sh, "v", SHMRING_CONSUMER, 0,
+					       NULL, &ch), EBADMSG);
+		if (i < 11) {
+			CHECK_ERR(shmring_check(sh), EBADMSG);
+			CHECK_ERR(shmring_channels(sh, &ci, 1), EBADMSG);
+			CHECK_ERR(shmring_channel_open(sh, "w",
+					SHMRING_CONSUMER, SHMRING_CREATE,
+					&(struct shmring_channel_attr){
+						.kind = SHMRING_MSG,
+						.capacity = 64 }, &ch),
+				  EBADMSG);
+		}
+		shmring_close(sh);
+	}
+	return 0;
+}
+
+/* Records and indices corrupted while both sides are attached. */
+static int test_corrupt_records(void)
+{
+	struct shmring *sh;
+	struct shmring_channel *p, *c;
+	struct sr_ring *r;
+	uint32_t *w;
+	char buf[4096];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		sh = buffer_new(BUF);
+		p = chan(sh, "v", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+		c = chan(sh, "v", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0);
+		r = ring_of(sh, "v");
+		w = (uint32_t *)r->data;
+		CHECK_EQ(shmring_msg_send(p, "hello", 5, 0), 5);
+		switch (i) {
+		case 0:	/* check word */
+			w[1] ^= 1;
+			break;
+		case 1:	/* length over the maximum */
+			w[0] = 4000, w[1] = ~4000U;
+			break;
+		case 2:	/* zero length */
+			w[0] = 0, w[1] = ~0U;
+			break;
+		case 3:	/* longer than what was published */
+			w[0] = 100, w[1] = ~100U;
+			break;
+		case 4:	/* padding that does not reach the end */
+			w[0] = SR_REC_PAD | 8, w[1] = ~(SR_REC_PAD | 8);
+			break;
+		case 5:	/* tail beyond the head by more than the capacity */
+			atomic_store(&r->tail, 8192);
+			break;
+		case 6:	/* tail not on a record boundary */
+			atomic_store(&r->tail, 20);
+			break;
+		case 7:	/* tail moved backwards after the consumer saw it */
+			CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), 5);
+			atomic_store(&r->tail, (uint32_t)-16);
+			break;
+		}
+		printf("# records: case %d\n", i);
+		CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 0), EBADMSG);
+		CHECK_OK(shmring_channel_close(p));
+		CHECK_OK(shmring_channel_close(c));
+		shmring_close(sh);
+	}
+
+	/* The producer checks the consumer's head. */
+	for (i = 0; i < 3; i++) {
+		sh = buffer_new(BUF);
+		p = chan(sh, "v", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+		c = chan(sh, "v", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0);
+		r = ring_of(sh, "v");
+		while (shmring_msg_send(p, buf, 1000, 0) > 0)
+			;
+		atomic_store(&r->head, i == 0 ? 9000 : i == 1 ? -8 : 4);
+		CHECK_ERR(shmring_msg_send(p, buf, 1000, 0), EBADMSG);
+		CHECK_OK(shmring_channel_close(p));
+		CHECK_OK(shmring_channel_close(c));
+		shmring_close(sh);
+	}
+	return 0;
+}
+
+static int test_corrupt_mpmc(void)
+{
+	struct shmring *sh;
+	struct shmring_channel *p, *c;
+	struct sr_slot *s;
+	struct sr_ring *r;
+	char buf[64];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		sh = buffer_new(BUF);
+		p = chan(sh, "q", SHMRING_PRODUCER, SHMRING_MPMC, 8, 32);
+		c = chan(sh, "q", SHMRING_CONSUMER, SHMRING_MPMC, 8, 32);
+		r = ring_of(sh, "q");
+		s = (struct sr_slot *)r->data;
+		CHECK_EQ(shmring_msg_send(p, "abc", 3, 0), 3);
+		switch (i) {
+		case 0:	/* a sequence ahead that nobody reached */
+			atomic_store(&s->seq, 1000);
+			CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 0),
+				  EBADMSG);
+			break;
+		case 1:	/* a sequence more than a lap behind */
+			atomic_store(&s->seq, (uint32_t)-100);
+			CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 0),
+				  EBADMSG);
+			break;
+		case 2:	/* a length over the slot size */
+			s->len = 33;
+			CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 0),
+				  EBADMSG);
+			/* The slot was given back, the queue goes on. */
+			CHECK_EQ(shmring_msg_send(p, "d", 1, 0), 1);
+			CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), 1);
+			break;
+		case 3:	/* the enqueue position far ahead */
+			atomic_store(&r->tail, 1U << 31);
+			CHECK_ERR(shmring_msg_send(p, "x", 1, 0), EBADMSG);
+			break;
+		}
+		CHECK_OK(shmring_channel_close(p));
+		CHECK_OK(shmring_channel_close(c));
+		shmring_close(sh);
+	}
+	return 0;
+}
+
+static int exit_now(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/* The overtaken channel lock marks the channel broken. */
+static int test_dead_lock_broken(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p, *c;
+	struct sr_ring *r;
+	pid_t pid;
+
+	p = chan(sh, "m", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+	r = ring_of(sh, "m");
+	pid = spawn(exit_now, NULL);
+	CHECK_EQ(reap(pid), 0);
+	atomic_store(&hdr_of(sh)->lock, (uint64_t)pid);
+	atomic_store(&r->ctl.lock, (uint64_t)pid);
+	CHECK_ERR(shmring_channel_open(sh, "m", SHMRING_CONSUMER, 0, NULL, &c),
+		  EPIPE);
+	CHECK(atomic_load(&r->ctl.flags) & SHMRING_CH_BROKEN);
+	CHECK(!atomic_load(&hdr_of(sh)->lock) && !atomic_load(&r->ctl.lock));
+	CHECK_ERR(shmring_msg_send(p, "x", 1, 0), EPIPE);
+	/* The last one out resets it; then it works again. */
+	CHECK_OK(shmring_channel_close(p));
+	c = chan(sh, "m", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0);
+	p = chan(sh, "m", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+	CHECK_EQ(shmring_msg_send(p, "x", 1, 0), 1);
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+/* Liveness: a reused pid (another start time) and a zombie are dead. */
+static int test_liveness(void)
+{
+	siginfo_t si;
+	uint64_t start;
+	pid_t me = sr_self(&start), pid;
+
+	CHECK(start);
+	CHECK(sr_pid_alive((uint32_t)me, start));
+	CHECK(sr_pid_alive((uint32_t)me, 0));
+	CHECK(!sr_pid_alive((uint32_t)me, start + 1));
+	CHECK(!sr_pid_alive(0, 0));
+	CHECK(!sr_pid_alive(UINT32_MAX, 0));
+	pid = spawn(exit_now, NULL);
+	CHECK(!waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT));
+	CHECK(!sr_pid_alive((uint32_t)pid, 0));
+	CHECK_EQ(reap(pid), 0);
+	CHECK(!sr_pid_alive((uint32_t)pid, 0));
+	return 0;
+}
+
+TAP_TESTS(
+	{ "open_args", test_open_args, 0 },
+	{ "info", test_info, 0 },
+	{ "wait_wake", test_wait_wake, 0 },
+	{ "format", test_format, 0 },
+	{ "channel_args", test_channel_args, 0 },
+	{ "channel_lifecycle", test_channel_lifecycle, 0 },
+	{ "directory_full", test_directory_full, 0 },
+	{ "msg_errors", test_msg_errors, 0 },
+	{ "msg_batch", test_msg_batch, 0 },
+	{ "msg_wrap", test_msg_wrap, 0 },
+	{ "stream", test_stream, 0 },
+	{ "mpmc", test_mpmc, 0 },
+	{ "eof_hup", test_eof_hup, 0 },
+	{ "blocking", test_blocking, 0 },
+	{ "pingpong_threads", pingpong_threads, 120 },
+	{ "pingpong_procs", pingpong_procs, 120 },
+	{ "corrupt_layout", test_corrupt_layout, 0 },
+	{ "corrupt_records", test_corrupt_records, 0 },
+	{ "corrupt_mpmc", test_corrupt_mpmc, 0 },
+	{ "dead_lock_broken", test_dead_lock_broken, 0 },
+	{ "liveness", test_liveness, 0 },
+)

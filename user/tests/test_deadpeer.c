@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Dead peers: a participant SIGKILLed in the middle of a message must not
+ * wedge the survivor, which gets EPIPE within a bounded time (a liveness
+ * slice is SHMRING_LIVENESS_NS); a live but idle peer must not look dead;
+ * and once the survivor closes, the channel works for a new pair.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define BUF		(4 * MiB)
+#define BOUND_NS	2000000000LL	/* EPIPE must come within this */
+
+struct victim {
+	struct shmring *sh;
+	uint32_t kind;
+	int role;
+	_Atomic int ready;	/* set once it is stuck mid-message */
+};
+
+/* Channel "c" of @kind with a small ring. */
+static struct shmring_channel *chan_c(struct shmring *sh, int role,
+				      uint32_t kind)
+{
+	bool q = kind == SHMRING_MPMC;
+
+	return chan(sh, "c", role, kind, q ? 16 : 4096, q ? 64 : 0);
+}
+
+/* The child: some complete traffic, then stuck half way through one more. */
+static int victim_main(void *arg)
+{
+	struct victim *v = arg;
+	struct shmring_channel *ch = chan_c(v->sh, v->role, v->kind);
+	const void *cp;
+	void *d;
+	int i;
+
+	if (v->role == SHMRING_PRODUCER) {
+		for (i = 0; i < 10; i++) {
+			if (v->kind == SHMRING_STREAM)
+				CHECK_EQ(shmring_stream_write(ch, &i, sizeof(i), -1),
+					 sizeof(i));
+			else
+				CHECK_EQ(shmring_msg_send(ch, &i, sizeof(i), -1),
+					 sizeof(i));
+		}
+		if (v->kind == SHMRING_STREAM) {
+			CHECK(shmring_stream_reserve(ch, &d, -1) > 0);
+		} else {
+			CHECK_OK(shmring_msg_reserve(ch, 64, &d, -1));
+		}
+		memset(d, 0xee, 32);	/* half a message */
+	} else {
+		CHECK(shmring_msg_peek(ch, &cp, -1) > 0);	/* held */
+	}
+	atomic_store(&v->ready, 1);
+	for (;;)
+		pause();
+	return 0;
+}
+
+struct killer {
+	pid_t pid;
+	int64_t when;
+};
+
+static void *kill_later(void *arg)
+{
+	struct killer *k = arg;
+
+	sleep_ms(100);
+	k->when = now_ns();
+	kill(k->pid, SIGKILL);
+	return NULL;
+}
+
+static pid_t start_victim(struct victim *v)
+{
+	pid_t pid = spawn(victim_main, v);
+
+	while (!atomic_load(&v->ready))
+		sleep_ms(1);
+	return pid;
+}
+
+/* Kills @pid from a thread while the caller blocks; checks the bound. */
+static void kill_during(pid_t pid, pthread_t *t, struct killer *k)
+{
+	k->pid = pid;
+	k->when = 0;
+	CHECK(!pthread_create(t, NULL, kill_later, k));
+}
+
+static void check_bound(pthread_t t, struct killer *k)
+{
+	int64_t late;
+
+	pthread_join(t, NULL);
+	late = now_ns() - k->when;
+	printf("# EPIPE %.1f ms after SIGKILL\n", (double)late / 1e6);
+	CHECK(late < BOUND_NS);
+}
+
+/* After the survivor closes, a new pair gets a clean channel. */
+static void check_reusable(struct shmring *sh, uint32_t kind)
+{
+	struct shmring_channel *p = chan_c(sh, SHMRING_PRODUCER, kind);
+	struct shmring_channel *c = chan_c(sh, SHMRING_CONSUMER, kind);
+	char buf[64];
+
+	if (kind == SHMRING_STREAM) {
+		CHECK_EQ(shmring_stream_write(p, "new", 3, 0), 3);
+		CHECK_EQ(shmring_stream_read(c, buf, sizeof(buf), 0), 3);
+	} else {
+		CHECK_EQ(shmring_msg_send(p, "new", 3, 0), 3);
+		CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), 3);
+	}
+	CHECK(!memcmp(buf, "new", 3));
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(c));
+}
+
+/* The consumer survives a producer killed mid-message. */
+static int producer_killed(uint32_t kind)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct victim *v = shared_alloc(sizeof(*v));
+	struct shmring_channel *c;
+	struct killer k;
+	pthread_t t;
+	char buf[64];
+	ssize_t n;
+	int i = 0, got = 0;
+	pid_t pid;
+
+	*v = (struct victim){ .sh = sh, .kind = kind, .role = SHMRING_PRODUCER };
+	c = chan_c(sh, SHMRING_CONSUMER, kind);
+	pid = start_victim(v);
+	kill_during(pid, &t, &k);
+	/* All that was committed arrives; then EPIPE, not a hang. */
+	for (;;) {
+		if (kind == SHMRING_STREAM)
+			n = shmring_stream_read(c, buf, sizeof(buf), -1);
+		else
+			n = shmring_msg_recv(c, buf, sizeof(buf), -1);
+		if (n < 0)
+			break;
+		CHECK(n > 0);
+		if (kind != SHMRING_STREAM) {
+			CHECK_EQ(n, sizeof(i));
+			CHECK(!memcmp(buf, &i, sizeof(i)));
+			i++;
+		}
+		got += (int)n;
+	}
+	CHECK_EQ(n, -EPIPE);
+	CHECK_EQ(errno, EPIPE);
+	check_bound(t, &k);
+	CHECK_EQ(got, 10 * (int)sizeof(i));
+	CHECK_EQ(reap(pid), 128 + SIGKILL);
+	CHECK_OK(shmring_channel_close(c));
+	check_reusable(sh, kind);
+	shmring_close(sh);
+	return 0;
+}
+
+static int msg_producer_killed(void) { return producer_killed(SHMRING_MSG); }
+static int stream_producer_killed(void) { return producer_killed(SHMRING_STREAM); }
+
+/* The producer, blocked on a full ring, survives a consumer killed while
+ * holding a message.
+ */
+static int consumer_killed(uint32_t kind)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct victim *v = shared_alloc(sizeof(*v));
+	struct shmring_channel *p;
+	struct killer k;
+	pthread_t t;
+	ssize_t n;
+	pid_t pid;
+	int i = 0;
+
+	*v = (struct victim){ .sh = sh, .kind = kind, .role = SHMRING_CONSUMER };
+	p = chan_c(sh, SHMRING_PRODUCER, kind);
+	CHECK_EQ(shmring_msg_send(p, &i, sizeof(i), -1), sizeof(i));
+	pid = start_victim(v);
+	kill_during(pid, &t, &k);
+	do {
+		n = shmring_msg_send(p, &i, sizeof(i), -1);
+	} while (n > 0 && ++i < 100000);
+	CHECK_EQ(n, -EPIPE);
+	check_bound(t, &k);
+	CHECK_EQ(reap(pid), 128 + SIGKILL);
+	CHECK_OK(shmring_channel_close(p));
+	check_reusable(sh, kind);
+	shmring_close(sh);
+	return 0;
+}
+
+static int msg_consumer_killed(void) { return consumer_killed(SHMRING_MSG); }
+static int mpmc_consumer_killed(void) { return consumer_killed(SHMRING_MPMC); }
+
+/*
+ * MPMC: a producer killed after claiming a slot leaves a hole the consumers
+ * can't pass. They get EPIPE, and so does the other producer.
+ */
+static int mpmc_producer_killed(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct victim *v = shared_alloc(sizeof(*v));
+	struct shmring_channel *p, *c;
+	struct killer k;
+	pthread_t t;
+	char buf[64];
+	ssize_t n;
+	int i, got = 0;
+	pid_t pid;
+
+	*v = (struct victim){ .sh = sh, .kind = SHMRING_MPMC,
+			      .role = SHMRING_PRODUCER };
+	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MPMC);
+	p = chan_c(sh, SHMRING_PRODUCER, SHMRING_MPMC);
+	pid = start_victim(v);
+	/* Behind the hole. */
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(shmring_msg_send(p, &i, sizeof(i), 0), sizeof(i));
+	kill_during(pid, &t, &k);
+	while ((n = shmring_msg_recv(c, buf, sizeof(buf), -1)) > 0)
+		got++;
+	CHECK_EQ(n, -EPIPE);
+	check_bound(t, &k);
+	CHECK_EQ(got, 10);
+	CHECK_ERR(shmring_msg_send(p, &i, sizeof(i), 0), EPIPE);
+	CHECK_EQ(reap(pid), 128 + SIGKILL);
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(c));
+	check_reusable(sh, SHMRING_MPMC);
+	shmring_close(sh);
+	return 0;
+}
+
+static int idle_main(void *arg)
+{
+	struct victim *v = arg;
+	struct shmring_channel *ch = chan_c(v->sh, v->role, v->kind);
+
+	atomic_store(&v->ready, 1);
+	while (atomic_load(&v->ready) != 2)
+		sleep_ms(1);
+	CHECK_OK(shmring_channel_close(ch));
+	return 0;
+}
+
+/* A live peer that sends nothing: a timeout, never EPIPE; then its clean
+ * close is end-of-file.
+ */
+static int idle_peer_alive(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct victim *v = shared_alloc(sizeof(*v));
+	struct shmring_channel *c;
+	char buf[16];
+	int64_t t0;
+	pid_t pid;
+
+	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
+			      .role = SHMRING_PRODUCER };
+	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
+	pid = spawn(idle_main, v);
+	while (!atomic_load(&v->ready))
+		sleep_ms(1);
+	t0 = now_ns();
+	/* Several liveness slices pass inside this call. */
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 350000000), ETIMEDOUT);
+	CHECK(now_ns() - t0 >= 350000000);
+	atomic_store(&v->ready, 2);
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), -1), 0);
+	CHECK_EQ(reap(pid), 0);
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+TAP_TESTS(
+	{ "msg_producer_killed", msg_producer_killed, 30 },
+	{ "stream_producer_killed", stream_producer_killed, 30 },
+	{ "msg_consumer_killed", msg_consumer_killed, 30 },
+	{ "mpmc_consumer_killed", mpmc_consumer_killed, 30 },
+	{ "mpmc_producer_killed", mpmc_producer_killed, 30 },
+	{ "idle_peer_alive", idle_peer_alive, 30 },
+)

@@ -42,11 +42,28 @@
 #include "internal.h"
 
 /*
- * Spin this long before sleeping: about what a WAIT and WAKE pair costs, so
- * a peer that keeps up is never slept on. Timed, since a pause instruction
- * takes 10 to 150 cycles depending on the CPU.
+ * How long to spin before sleeping, adapted per handle like an adaptive
+ * mutex. It starts at about what a WAIT and WAKE pair costs natively, so a
+ * peer that keeps up is never slept on. A sleep that the peer ends within
+ * twice the budget means the budget was just short of a hiccup (the peer
+ * descheduled for a moment, a virtual CPU stalled): double it. A sleep over
+ * eight times the budget, or a whole slice, means the peer really was idle:
+ * halve it. The cap keeps a spinner from holding a CPU long against a peer
+ * that needs it. Spins are timed, since a pause instruction takes 10 to 150
+ * cycles depending on the CPU. Bounds in internal.h.
  */
-#define SR_SPIN_NS	30000
+static void adapt_spin(struct shmring_channel *ch, int64_t slept, int ret)
+{
+	int64_t spin = ch->spin_ns;
+
+	if (ret && ret != -EAGAIN && ret != -ETIMEDOUT)
+		return;
+	if (ret != -ETIMEDOUT && slept < 2 * spin)
+		spin = spin * 2 < SR_SPIN_MAX_NS ? spin * 2 : SR_SPIN_MAX_NS;
+	else if (ret == -ETIMEDOUT || slept > 8 * spin)
+		spin = spin / 2 > SR_SPIN_MIN_NS ? spin / 2 : SR_SPIN_MIN_NS;
+	ch->spin_ns = spin;
+}
 
 static _Atomic uint32_t *waiter_of(struct sr_ring *r, enum sr_side side)
 {
@@ -88,12 +105,14 @@ int sr_block(struct shmring_channel *ch, enum sr_side side,
 	struct sr_ring *r = ch->r;
 	_Atomic uint32_t *waiter = waiter_of(r, side);
 	_Atomic uint32_t *bell = bell_of(r, side);
-	int64_t left, now, start = 0;
+	int64_t left, now, start = 0, slept;
 	uint32_t flags, b;
 	int i, ret = 0;
 
 	if (dl->nonblock)
 		return -EAGAIN;
+	if (!ch->spin_ns)
+		ch->spin_ns = SR_SPIN_MIN_NS;
 	flags = atomic_load_explicit(&r->ctl.flags, memory_order_acquire);
 	for (i = 0;; i++) {
 		if (changed(r, watch, seen, flags, memory_order_acquire))
@@ -103,7 +122,7 @@ int sr_block(struct shmring_channel *ch, enum sr_side side,
 			now = sr_now_ns();
 			if (!i)
 				start = now;
-			else if (now - start > SR_SPIN_NS)
+			else if (now - start > ch->spin_ns)
 				break;
 		}
 	}
@@ -116,8 +135,10 @@ int sr_block(struct shmring_channel *ch, enum sr_side side,
 	atomic_store_explicit(waiter, 1, memory_order_seq_cst);	/* S1 */
 	b = atomic_load_explicit(bell, memory_order_seq_cst);		/* S2 */
 	if (!changed(r, watch, seen, flags, memory_order_seq_cst)) {	/* S3 */
+		slept = sr_now_ns();
 		ret = sr_wait_word(ch->sh, bell, b, left);		/* S4 */
 		ch->stats.waits++;
+		adapt_spin(ch, sr_now_ns() - slept, ret);
 	}
 
 	if (ret == -ETIMEDOUT) {

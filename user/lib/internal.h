@@ -154,6 +154,7 @@ struct shmring_channel {
 	uint32_t res_len;	/* reserved length or stream span */
 	uint32_t peek_len;	/* stream: peeked span */
 
+	int64_t spin_ns;	/* spin budget before sleeping (block.c) */
 	struct shmring_stats stats;
 };
 
@@ -210,6 +211,10 @@ struct sr_deadline {
 	int64_t end;		/* CLOCK_MONOTONIC ns, 0 until needed */
 	bool nonblock;
 };
+
+/* Bounds of the adaptive spin before a blocking call sleeps (block.c). */
+#define SR_SPIN_MIN_NS		30000
+#define SR_SPIN_MAX_NS		500000
 
 int64_t sr_now_ns(void);
 void sr_deadline_init(struct sr_deadline *dl, int64_t timeout_ns);

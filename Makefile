@@ -5,6 +5,8 @@
 # make check                       build, boot every kernel, run the selftests
 # make style                       checkpatch, sparse and W=1 on every kernel
 # make check-debug                 the suite at full length on a debug kernel
+# make bench                       shmring against futex, pipes, sockets,
+#                                  eventfd and memcpy; bench/results/
 
 # The running kernel's build dir, else the headers of Debian's 6.1 kernel.
 KVER ?= $(shell uname -r)
@@ -12,7 +14,7 @@ DEBIAN_KDIR = /usr/src/$(shell dpkg-query -W -f='$${Depends}' \
 	linux-headers-amd64 2>/dev/null | sed -n 's/^\(linux-headers-[^ ,]*\).*/\1/p')
 KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) $(DEBIAN_KDIR))
 
-.PHONY: all module clean check check-debug run style selftests
+.PHONY: all module clean check check-debug run style selftests bench
 
 all: module
 
@@ -34,6 +36,9 @@ run:
 
 style:
 	bash guest/style.sh
+
+bench:
+	BENCH_GUEST=1 bash bench/run.sh
 
 clean:
 	-[ -d "$(KDIR)" ] && $(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -34,4 +34,15 @@ for flavour in ${KERNELS:-$KERNEL_FLAVOURS}; do
 	judge_guest "$release ($version)" "$logf" "$rc" "$GUEST_SECONDS"
 done
 
+# make bench, in miniature, so that it cannot rot: both halves with every
+# check but few iterations; results go to build/, not bench/results/.
+echo "# bench smoke run"
+n=$((n + 1))
+if BENCH_GUEST=1 bash "$TOP/bench/run.sh" --quick >"$BUILD/bench-smoke.log" 2>&1; then
+	passed=$((passed + 1)); note "ok $n bench smoke run (host and guest)"
+else
+	sed 's/^/# /' "$BUILD/bench-smoke.log"
+	failed=$((failed + 1)); note "not ok $n bench smoke run (host and guest)"
+fi
+
 finish

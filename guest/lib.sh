@@ -13,7 +13,8 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 HOST_PACKAGES="build-essential bc cpio kmod busybox-static qemu-system-x86
 	rsync xz-utils sparse libelf-dev linux-source-6.12 linux-headers-amd64
-	linux-headers-6.12-amd64 stress-ng libkmod-dev pkg-config"
+	linux-headers-6.12-amd64 stress-ng libkmod-dev pkg-config python3
+	gnuplot-nox"
 
 # ensure_packages <pkg>...: installs what is missing; apt-get update first,
 # since a fresh machine has no package lists.
@@ -178,6 +179,10 @@ build_initramfs() {
 	cp "$BUILD/user/shmring-demo" "$root/usr/bin/"
 	copy_with_libs "$BUILD/user/shmring" "$root"
 	cp "$BUILD/user/shmring" "$root/usr/bin/"
+	# make bench: the guest half, static (guest/bench.sh builds it).
+	if [ "$job" = bench ]; then
+		cp "$BUILD/bench/guest/shmring-bench-guest" "$root/usr/bin/"
+	fi
 	# Tests run commands as an unprivileged user.
 	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
 		'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' \

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Benchmark statistics and result files, shared by the host half
+ * (bench/host) and the guest half (bench/guest) of `make bench`.
+ *
+ * Result format. Each half writes one CSV file and one JSON file with the
+ * same rows. The CSV starts with exactly this header line:
+ *
+ *   where,cpu,kernel,group,transport,msg_bytes,metric,unit,median,p50,p99,p999,min,max,spread_pct,repeats
+ *
+ * and has one row per measurement:
+ *   where       host | guest
+ *   cpu         the "model name" of /proc/cpuinfo (commas and quotes become
+ *               spaces, so no CSV field is ever quoted)
+ *   kernel      uname -r
+ *   group       throughput | roundtrip | syscalls | scale | mapping
+ *   transport   e.g. shmring_copy, shmring_zc, shmring_mpmc, pipe,
+ *               unix_stream, unix_seqpacket, posix_mq, memcpy, memcpy_raw;
+ *               a variant of a run follows a colon (shmring_zc:slow_100us)
+ *   msg_bytes   message size in bytes (group scale: number of waiters;
+ *               group mapping: bytes mapped)
+ *   metric      MB_per_s (10^6 payload bytes/s), msgs_per_s,
+ *               ns_per_roundtrip, ns_per_wake, ms_map_touch,
+ *               syscalls_per_msg; or "skipped" (see below)
+ *   unit        the unit of median/min/max (MB/s, msg/s, ns, ms, syscalls)
+ *   median, min, max   over the repeats
+ *   p50, p99, p999     per-message latency percentiles in ns over the
+ *               samples of all repeats; empty where not measured
+ *   spread_pct  (max - min) / median * 100
+ *   repeats     number of repeats the median is taken over
+ *
+ * A measurement that was not made gets one row with metric "skipped", the
+ * reason in unit (no commas), the numeric fields empty and repeats 0.
+ *
+ * The JSON file is an array of objects with the same keys; empty fields are
+ * null, numbers are numbers.
+ */
+#ifndef BENCH_STATS_H
+#define BENCH_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define STATS_CSV_HEADER "where,cpu,kernel,group,transport,msg_bytes," \
+	"metric,unit,median,p50,p99,p999,min,max,spread_pct,repeats"
+
+/* Per-message latency samples, in ns; a full buffer drops new samples. */
+struct lat_buf {
+	uint64_t *v;
+	size_t n, cap;
+	size_t dropped;
+};
+
+int lat_init(struct lat_buf *b, size_t cap);
+void lat_free(struct lat_buf *b);
+static inline void lat_add(struct lat_buf *b, uint64_t ns)
+{
+	if (b->n < b->cap)
+		b->v[b->n++] = ns;
+	else
+		b->dropped++;
+}
+/* Appends @src to @dst, growing it. */
+int lat_append(struct lat_buf *dst, const struct lat_buf *src);
+/* Sorts the samples and returns the @q quantile (0..1), nearest rank. */
+uint64_t lat_quantile(struct lat_buf *b, double q);
+
+/* Median, min, max and spread of @n values (n >= 1); @v is sorted. */
+struct summary {
+	double median, min, max, spread_pct;
+	int n;
+};
+void stats_summary(double *v, int n, struct summary *s);
+
+struct row {
+	const char *group;
+	const char *transport;
+	uint64_t msg_bytes;
+	const char *metric;
+	const char *unit;
+	struct summary s;	/* s.n == 0: a "skipped" row */
+	int has_lat;
+	uint64_t p50, p99, p999;
+};
+
+struct results {
+	char where[16];
+	char cpu[128];
+	char kernel[128];
+	struct row *rows;	/* copies, strings owned */
+	size_t n, cap;
+};
+
+/* Fills where, cpu model and kernel release. */
+void results_init(struct results *r, const char *where);
+int results_add(struct results *r, const struct row *row);
+/* Adds a "skipped" row with @reason (commas are replaced). */
+int results_skip(struct results *r, const char *group, const char *transport,
+		 uint64_t msg_bytes, const char *reason);
+/* Writes the CSV and the JSON file (either path may be NULL). */
+int results_write(const struct results *r, const char *csv_path,
+		  const char *json_path);
+void results_free(struct results *r);
+
+#endif /* BENCH_STATS_H */

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * shmring-bench-guest: the kernel half of `make bench`, run inside the 6.12
+ * guest where the module is loaded. The guest is TCG, so only ratios
+ * between paths measured in the same run mean anything.
+ */
+#ifndef BENCH_H
+#define BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What to measure and how long: set once by main.c. */
+struct bench_cfg {
+	bool quick;
+	unsigned int repeats;		/* measured runs per configuration */
+	unsigned long rt_iters;		/* round trips per run */
+	unsigned long rt_warmup;
+	unsigned long wake_iters;	/* WAKEs per run in the scale test */
+	unsigned long wake_warmup;
+	unsigned long map_bytes;	/* module size for the mapping test */
+	unsigned long msgs;		/* messages per run, syscall count */
+	unsigned long msgs_warmup;
+	unsigned long slow_work_ns;	/* per-message work, slow consumer */
+	unsigned long keepup_work_ns;	/* per-message work, producer */
+};
+
+extern struct bench_cfg cfg;
+
+/* The two CPUs the sides of every test are pinned to. */
+#define CPU_A	0
+#define CPU_B	1
+
+/* util.c */
+void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int64_t now_ns(void);
+void spin_ns(int64_t ns);
+int pin_cpu(int cpu);
+void *shared_alloc(size_t size);
+void shared_free(void *p, size_t size);
+int wait_child(int pid, const char *what);
+int wait_pair(const int pid[2], const char *const what[2]);
+int run_cmd(const char *const argv[]);
+long nvcsw_self(void);
+
+/* stats.c: one CSV row per measurement. */
+struct result {
+	const char *group;
+	const char *transport;
+	unsigned long long msg_bytes;
+	const char *metric;
+	const char *unit;
+	double *reps;			/* one value per repeat */
+	unsigned int nreps;
+	int64_t *samples;		/* per-operation ns, or NULL */
+	size_t nsamples;
+};
+
+void csv_begin(void);
+void csv_end(void);
+void csv_row(const struct result *r);
+double median_of(const double *v, unsigned int n);
+double min_of(const double *v, unsigned int n);
+double max_of(const double *v, unsigned int n);
+double median_i64(const int64_t *v, size_t n);
+
+/* The parts; each returns 0 or -1 after printing why. */
+int bench_roundtrip(void);
+int bench_scale(void);
+int bench_syscalls(void);
+int bench_mapping(void);
+int bench_callcost(void);	/* diagnostics only */
+
+/* shmring_dev.c: raw ioctls on /dev/shmring. */
+struct shmring_map {
+	int fd;
+	unsigned char *base;
+	size_t size;
+};
+
+int shmring_map_open(struct shmring_map *m);
+void shmring_map_close(struct shmring_map *m);
+int dev_wait(int fd, uint64_t offset, uint32_t expected, int64_t timeout_ns);
+int dev_wake(int fd, uint64_t offset, uint32_t count);
+int dev_nr_waiters(int fd);
+int module_reload(const char *size);
+
+#endif /* BENCH_H */

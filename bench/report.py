@@ -1,0 +1,455 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Merge the host and guest halves of `make bench` into a summary.
+
+  report.py [--host CSV] [--guest CSV] [--out DIR]
+
+Reads the result rows (format: bench/common/stats.h) of the host half
+(default bench/results/host.csv) and of the guest half (default
+bench/results/guest.csv; it may be missing) and writes DIR/summary.md (the
+ratio table with targets, where each number comes from, CPU model and kernel
+of each part, spread) and DIR/chart.svg (gnuplot: throughput by message
+size, one line per transport). Python 3 standard library and gnuplot only.
+Exits 1 if the host file is missing or unreadable.
+"""
+import argparse
+import csv
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HEADER = ("where,cpu,kernel,group,transport,msg_bytes,metric,unit,median,"
+          "p50,p99,p999,min,max,spread_pct,repeats").split(",")
+
+# Chart and table order; anything else follows in file order.
+TRANSPORTS = ["shmring_zc", "shmring_copy", "shmring_mpmc", "pipe",
+              "unix_stream", "unix_seqpacket", "posix_mq", "memcpy",
+              "memcpy_raw"]
+
+# Distinct line colours, in the order of TRANSPORTS.
+COLORS = ["#d62728", "#ff7f0e", "#8c564b", "#1f77b4", "#2ca02c", "#17becf",
+          "#9467bd", "#000000", "#7f7f7f", "#e377c2", "#bcbd22", "#393b79"]
+
+# Below this many WAIT+WAKE calls per message the count rounds to 0.000.
+ZERO_SYSCALLS = 0.001
+
+
+def load(path):
+    """Rows of a result CSV as dicts with numbers converted; None if absent."""
+    if not path or not os.path.exists(path):
+        return None
+    with open(path, newline="") as f:
+        rd = csv.reader(f)
+        head = next(rd, None)
+        if head != HEADER:
+            raise ValueError("%s: unexpected header %r" % (path, head))
+        rows = []
+        for line in rd:
+            if not line:
+                continue
+            r = dict(zip(HEADER, line))
+            for k in ("median", "p50", "p99", "p999", "min", "max",
+                      "spread_pct"):
+                r[k] = float(r[k]) if r[k] != "" else None
+            r["msg_bytes"] = int(r["msg_bytes"])
+            r["repeats"] = int(r["repeats"] or 0)
+            rows.append(r)
+    return rows
+
+
+def find(rows, group, transport, size, metric):
+    for r in rows or []:
+        if (r["group"] == group and r["transport"] == transport and
+                r["msg_bytes"] == size and r["metric"] == metric and
+                r["median"] is not None):
+            return r
+    return None
+
+
+def human_size(n):
+    for unit, div in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= div and n % div == 0:
+            return "%d %s" % (n // div, unit)
+    return "%d B" % n
+
+
+def fmt(v, digits=3):
+    if v is None:
+        return "-"
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1e6:
+        return "%.3g M" % (v / 1e6) if a < 1e9 else "%.3g G" % (v / 1e9)
+    if a >= 100:
+        return "%.0f" % v
+    return ("%%.%dg" % digits) % v
+
+
+def spread(r):
+    return "-" if r is None or r["spread_pct"] is None else \
+        "%.1f%%" % r["spread_pct"]
+
+
+class Ratio:
+    """One target: num / den against a bound."""
+
+    def __init__(self, name, where, num, den, op, bound, note=""):
+        self.name, self.where, self.num, self.den = name, where, num, den
+        self.op, self.bound, self.note = op, bound, note
+
+    def value(self):
+        if self.num is None or (self.den is not None and
+                                not self.den["median"]):
+            return None
+        if self.den is None:
+            return self.num["median"]
+        return self.num["median"] / self.den["median"]
+
+    def range(self):
+        """Worst and best ratio over the repeats: min/max .. max/min."""
+        n, d = self.num, self.den
+        if n is None or n["min"] is None:
+            return "-"
+        if d is None:
+            return "%.4f - %.4f" % (n["min"], n["max"])
+        if d["min"] is None or not d["min"] or not d["max"]:
+            return "-"
+        return "%.2f - %.2f" % (n["min"] / d["max"], n["max"] / d["min"])
+
+    def verdict(self):
+        v = self.value()
+        if v is None:
+            return "not measured"
+        ok = v >= self.bound if self.op == ">=" else \
+            v <= self.bound if self.op == "<=" else v < self.bound
+        return "pass" if ok else "**miss**"
+
+
+def describe(r):
+    if r is None:
+        return "missing"
+    return "%s %s %s = %s %s" % (r["transport"], human_size(r["msg_bytes"])
+                                 if r["group"] in ("throughput", "syscalls")
+                                 else r["msg_bytes"], r["metric"],
+                                 fmt(r["median"], 4), r["unit"])
+
+
+def ratios(host, guest):
+    h = lambda *a: find(host, *a)
+    g = lambda *a: find(guest, *a)
+    out = [
+        Ratio("copying SPSC at 64 KiB / memcpy (same work, one thread)",
+              "host", h("throughput", "shmring_copy", 65536, "MB_per_s"),
+              h("throughput", "memcpy", 65536, "MB_per_s"), ">=", 0.70),
+        Ratio("zero-copy SPSC at 4 KiB / pipe", "host",
+              h("throughput", "shmring_zc", 4096, "MB_per_s"),
+              h("throughput", "pipe", 4096, "MB_per_s"), ">=", 5),
+        Ratio("64 B message rate (zero-copy SPSC) / unix socket", "host",
+              h("throughput", "shmring_zc", 64, "msgs_per_s"),
+              h("throughput", "unix_stream", 64, "msgs_per_s"), ">=", 30),
+        Ratio("64 B message rate (copying SPSC) / unix socket", "host",
+              h("throughput", "shmring_copy", 64, "msgs_per_s"),
+              h("throughput", "unix_stream", 64, "msgs_per_s"), ">=", 30),
+        Ratio("syscalls per message, consumer keeps up (copying API)",
+              "host", h("syscalls", "shmring_copy:keepup", 64,
+                        "syscalls_per_msg"), None, "<", ZERO_SYSCALLS),
+        Ratio("syscalls per message, consumer keeps up (zero-copy API)",
+              "host", h("syscalls", "shmring_zc:keepup", 64,
+                        "syscalls_per_msg"), None, "<", ZERO_SYSCALLS),
+    ]
+    rt = [r for r in guest or [] if r["group"] == "roundtrip" and
+          r["metric"] == "ns_per_roundtrip" and r["median"] is not None]
+    sizes = sorted({r["msg_bytes"] for r in rt if r["transport"] == "shmring"}
+                   & {r["msg_bytes"] for r in rt if r["transport"] == "futex"})
+    size = sizes[0] if sizes else 0
+    out += [
+        Ratio("WAIT/WAKE round trip / shared-futex round trip", "guest",
+              g("roundtrip", "shmring", size, "ns_per_roundtrip"),
+              g("roundtrip", "futex", size, "ns_per_roundtrip"), "<=", 1.10),
+        Ratio("wake latency, 4096 waiters / 1 waiter", "guest",
+              g("scale", "shmring", 4096, "ns_per_wake"),
+              g("scale", "shmring", 1, "ns_per_wake"), "<=", 2),
+    ]
+    return out
+
+
+def info_ratios(host):
+    """Further ratios, for context (no target)."""
+    h = lambda *a: find(host, *a)
+    return [
+        ("copying SPSC at 64 KiB / memcpy_raw (copy alone)",
+         h("throughput", "shmring_copy", 65536, "MB_per_s"),
+         h("throughput", "memcpy_raw", 65536, "MB_per_s")),
+        ("zero-copy SPSC at 64 KiB / memcpy",
+         h("throughput", "shmring_zc", 65536, "MB_per_s"),
+         h("throughput", "memcpy", 65536, "MB_per_s")),
+        ("copying SPSC at 4 KiB / pipe",
+         h("throughput", "shmring_copy", 4096, "MB_per_s"),
+         h("throughput", "pipe", 4096, "MB_per_s")),
+        ("64 B message rate (zero-copy SPSC) / unix SOCK_SEQPACKET",
+         h("throughput", "shmring_zc", 64, "msgs_per_s"),
+         h("throughput", "unix_seqpacket", 64, "msgs_per_s")),
+        ("64 B message rate (zero-copy SPSC) / POSIX mq",
+         h("throughput", "shmring_zc", 64, "msgs_per_s"),
+         h("throughput", "posix_mq", 64, "msgs_per_s")),
+        ("64 B message rate (MPMC 2x2) / unix socket",
+         h("throughput", "shmring_mpmc", 64, "msgs_per_s"),
+         h("throughput", "unix_stream", 64, "msgs_per_s")),
+    ]
+
+
+def ordered(names):
+    known = [t for t in TRANSPORTS if t in names]
+    return known + [t for t in names if t not in known]
+
+
+def part_info(rows):
+    if not rows:
+        return None
+    return rows[0]["cpu"], rows[0]["kernel"]
+
+
+def throughput_tables(host, lines):
+    rows = [r for r in host if r["group"] == "throughput"]
+    sizes = sorted({r["msg_bytes"] for r in rows})
+    names = ordered(list(dict.fromkeys(r["transport"] for r in rows)))
+    for metric, title in (("MB_per_s", "Throughput, MB/s (10^6 bytes/s)"),
+                          ("msgs_per_s", "Message rate, messages/s")):
+        lines += ["", "### %s, median of the repeats (spread)" % title, "",
+                  "| transport | " + " | ".join(human_size(s) for s in sizes)
+                  + " |", "|---|" + "---:|" * len(sizes)]
+        for t in names:
+            cells = []
+            for s in sizes:
+                r = find(host, "throughput", t, s, metric)
+                skip = find_skip(host, "throughput", t, s)
+                cells.append("%s (%s)" % (fmt(r["median"]), spread(r)) if r
+                             else "skipped" if skip else "-")
+            lines.append("| %s | %s |" % (t, " | ".join(cells)))
+    lines += ["", "### One-way latency under load, ns (p50 / p99 / p99.9)",
+              "", "Sampled messages carry their send time; the queue is "
+              "saturated, so this is mostly queueing.", "",
+              "| transport | " + " | ".join(human_size(s) for s in sizes) +
+              " |", "|---|" + "---:|" * len(sizes)]
+    for t in names:
+        cells = []
+        for s in sizes:
+            r = find(host, "throughput", t, s, "MB_per_s")
+            cells.append("%s / %s / %s" % (fmt(r["p50"]), fmt(r["p99"]),
+                                          fmt(r["p999"]))
+                         if r and r["p50"] is not None else "-")
+        if any(c != "-" for c in cells):
+            lines.append("| %s | %s |" % (t, " | ".join(cells)))
+
+
+def find_skip(rows, group, transport, size):
+    for r in rows or []:
+        if (r["metric"] == "skipped" and r["transport"] == transport and
+                r["msg_bytes"] == size and r["group"] == group):
+            return r
+    return None
+
+
+def syscall_table(rows, lines, where):
+    sc = [r for r in rows if r["group"] == "syscalls" and
+          r["metric"] == "syscalls_per_msg" and r["median"] is not None]
+    if not sc:
+        return
+    lines += ["", "### WAIT+WAKE calls per message (%s)" % where, "",
+              "Runs without a suffix are the throughput runs above; "
+              "keepup: the producer paces itself (200 ns a message), "
+              "slow_X: the consumer takes X per message, paced_X: the "
+              "producer sends one message per X. Waiter CPU: CPU time "
+              "of the side that waits (the producer for slow_X, else the "
+              "consumer) per message: spinning shows here, sleeping in "
+              "the syscall count.", "",
+              "| run | message | median | min | max | waiter CPU ns/msg "
+              "| latency p50 / p99 ns |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in sc:
+        lat = "%s / %s" % (fmt(r["p50"]), fmt(r["p99"])) \
+            if r["p50"] is not None else "-"
+        cpu = find(rows, "syscalls", r["transport"], r["msg_bytes"],
+                   "waiter_cpu_ns_per_msg")
+        lines.append("| %s | %s | %.4f | %.4f | %.4f | %s | %s |" % (
+            r["transport"], human_size(r["msg_bytes"]), r["median"],
+            r["min"], r["max"], fmt(cpu["median"]) if cpu else "-", lat))
+
+
+def generic_table(rows, lines, title):
+    rows = [r for r in rows if r["metric"] != "skipped"]
+    if not rows:
+        return
+    lines += ["### %s" % title, "",
+              "| group | transport | msg_bytes | metric | median | min | max "
+              "| spread | p50 / p99 / p99.9 ns | repeats |",
+              "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lat = "%s / %s / %s" % (fmt(r["p50"]), fmt(r["p99"]), fmt(r["p999"])) \
+            if r["p50"] is not None else "-"
+        lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %d |" % (
+            r["group"], r["transport"], r["msg_bytes"], r["metric"],
+            fmt(r["median"], 4), fmt(r["min"], 4), fmt(r["max"], 4),
+            spread(r), lat, r["repeats"]))
+
+
+def summary(host, guest, args, chart_ok):
+    lines = ["# shmring benchmark summary", "",
+             "Generated %s by bench/report.py from `%s` and `%s`." % (
+                 datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+                 os.path.relpath(args.host), os.path.relpath(args.guest)),
+             "", "## Where the numbers come from", "",
+             "| part | CPU | kernel | what runs there |", "|---|---|---|---|"]
+    hi = part_info(host)
+    lines.append("| host | %s | %s | one-way throughput, syscalls per "
+                 "message (libshmring on a memfd, futex wait) |" % hi
+                 if hi else "| host | - | - | **missing** |")
+    gi = part_info(guest)
+    if gi:
+        lines.append("| guest | %s | %s | WAIT/WAKE round trips, wake-up "
+                     "scaling, mapping (the module under QEMU) |" % gi)
+    else:
+        lines.append("| guest | - | - | **missing: %s not found; the guest "
+                     "targets are not measured** |" % os.path.relpath(
+                         args.guest))
+
+    lines += ["", "## Targets", "",
+              "Ratios of medians from the same run of each part; spread = "
+              "(max - min) / median over the repeats of each operand; "
+              "range = the ratio from the worst to the best repeats "
+              "(numerator min / denominator max .. max / min).", "",
+              "| target | bound | measured | result | range | part | "
+              "numerator (spread) | denominator (spread) |",
+              "|---|---:|---:|---|---:|---|---|---|"]
+    for t in ratios(host, guest):
+        v = t.value()
+        lines.append("| %s | %s %s | %s | %s | %s | %s | %s (%s) | %s |" % (
+            t.name, t.op, fmt(t.bound), "-" if v is None else
+            ("%.4f" % v if t.den is None else "%.2f" % v), t.verdict(),
+            t.range(), t.where, describe(t.num), spread(t.num),
+            "-" if t.den is None and t.num is not None else
+            "%s (%s)" % (describe(t.den), spread(t.den))))
+    lines += ["", "A syscall count passes below %g per message (it rounds to "
+              "0.000)." % ZERO_SYSCALLS, "", "Context (no target):", "",
+              "| ratio | measured |", "|---|---:|"]
+    for name, num, den in info_ratios(host):
+        v = num["median"] / den["median"] if num and den and den["median"] \
+            else None
+        lines.append("| %s | %s |" % (name, "-" if v is None else
+                                      "%.2f" % v))
+
+    lines += ["", "## Host", ""]
+    if chart_ok:
+        lines += ["![throughput by message size](chart.svg)", ""]
+    lines += ["Producer on one CPU, consumer on another (MPMC: both "
+              "producers on the first, both consumers on the second); "
+              "every message is filled by the producer and checksummed "
+              "by the consumer. Transports: shmring_copy = "
+              "shmring_msg_send/recv; shmring_zc = reserve/commit with "
+              "SHMRING_MORE batches and peek/release batches; "
+              "shmring_mpmc = 2 producers, 2 consumers, slot = message "
+              "(1 MiB is SHMRING_MAX_SLOT_SIZE: it fits, 4 slots); "
+              "memcpy = fill, copy and check on one thread; memcpy_raw = "
+              "the copy alone. Ring 256 KiB (4 MiB for 1 MiB messages); "
+              "the pipe (F_SETPIPE_SZ) and socket (SO_SNDBUF) buffers are "
+              "asked for the same; the POSIX mq holds msg_max (10) "
+              "messages. Throughput is measured on the consumer over the "
+              "middle of each run (warm-up before, a tail after)."]
+    throughput_tables(host, lines)
+    syscall_table(host, lines, "host")
+    skips = [r for r in host + (guest or []) if r["metric"] == "skipped"]
+    if skips:
+        lines += ["", "### Skipped", ""]
+        for r in skips:
+            lines.append("- %s %s %s at %s: %s" % (
+                r["where"], r["group"], r["transport"],
+                human_size(r["msg_bytes"]), r["unit"]))
+    lines += ["", "## Guest", ""]
+    if guest is None:
+        lines.append("No guest results (%s is missing)." %
+                     os.path.relpath(args.guest))
+    else:
+        generic_table(guest, lines, "All guest rows")
+    return "\n".join(lines) + "\n"
+
+
+def chart(host, out_svg):
+    """Throughput by message size, one line per transport; False if no
+    gnuplot."""
+    if not shutil.which("gnuplot"):
+        print("report.py: gnuplot not found (apt-get install gnuplot-nox): "
+              "no chart", file=sys.stderr)
+        return False
+    rows = [r for r in host if r["group"] == "throughput" and
+            r["metric"] == "MB_per_s" and r["median"] is not None]
+    names = ordered(list(dict.fromkeys(r["transport"] for r in rows)))
+    with tempfile.TemporaryDirectory() as tmp:
+        plots = []
+        for i, t in enumerate(names):
+            path = os.path.join(tmp, "%d.dat" % i)
+            with open(path, "w") as f:
+                for r in sorted((r for r in rows if r["transport"] == t),
+                                key=lambda r: r["msg_bytes"]):
+                    f.write("%d %g %g %g\n" % (r["msg_bytes"], r["median"],
+                                               r["min"], r["max"]))
+            color = COLORS[i % len(COLORS)]
+            plots.append("'%s' using 1:2:3:4 with yerrorlines lw %g "
+                         "lc rgb '%s' pt %d ps 0.8 title '%s'"
+                         % (path, 3 if t.startswith("shmring") else 1.5,
+                            color, i % 12 + 1, t.replace("_", "\\_")))
+        script = "\n".join([
+            "set terminal svg size 900,560 dynamic font 'sans,11'",
+            "set output '%s'" % out_svg,
+            "set title 'One-way throughput by message size (host; median, "
+            "bars: min-max)'",
+            "set logscale x 2", "set logscale y 10",
+            "set xlabel 'message size (bytes)'",
+            "set ylabel 'MB/s (10^6 bytes/s)' noenhanced",
+            "set xtics ('64 B' 64, '4 KiB' 4096, '64 KiB' 65536, "
+            "'1 MiB' 1048576)",
+            "set grid", "set key outside right",
+            "plot " + ", \\\n  ".join(plots), ""])
+        res = subprocess.run(["gnuplot"], input=script, text=True,
+                             capture_output=True)
+        if res.returncode:
+            print("report.py: gnuplot failed:\n" + res.stderr,
+                  file=sys.stderr)
+            return False
+    return True
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default=os.path.join(here, "results",
+                                                   "host.csv"))
+    ap.add_argument("--guest", default=os.path.join(here, "results",
+                                                    "guest.csv"))
+    ap.add_argument("--out", default=os.path.join(here, "results"))
+    args = ap.parse_args()
+    try:
+        host = load(args.host)
+        guest = load(args.guest)
+    except (OSError, ValueError) as e:
+        print("report.py: %s" % e, file=sys.stderr)
+        return 1
+    if host is None:
+        print("report.py: %s not found" % args.host, file=sys.stderr)
+        return 1
+    os.makedirs(args.out, exist_ok=True)
+    ok = chart(host, os.path.join(args.out, "chart.svg"))
+    text = summary(host, guest, args, ok)
+    with open(os.path.join(args.out, "summary.md"), "w") as f:
+        f.write(text)
+    # The target table on stdout, for the log of `make bench`.
+    start = text.index("## Targets")
+    print(text[start:text.index("## Host")].rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,21 +8,27 @@ Reads the result rows (format: bench/common/stats.h) of the host half
 (default bench/results/host.csv) and of the guest half (default
 bench/results/guest.csv; it may be missing) and writes DIR/summary.md (the
 ratio table with targets, where each number comes from, CPU model and kernel
-of each part, spread) and DIR/chart.svg (gnuplot: throughput by message
-size, one line per transport). Python 3 standard library and gnuplot only.
-Exits 1 if the host file is missing or unreadable.
+of each part, spread), DIR/chart.svg (gnuplot: throughput by message
+size, one line per transport) and, when there is a guest file,
+DIR/guest.json: the guest's rows in the JSON form the host half writes as
+host.json (the guest's CSV comes back over a serial console, so its JSON is
+made here). Python 3 standard library and gnuplot only. Exits 1 if the host
+file is missing or unreadable.
 """
 import argparse
 import csv
 import datetime
+import json
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 
 HEADER = ("where,cpu,kernel,group,transport,msg_bytes,metric,unit,median,"
-          "p50,p99,p999,min,max,spread_pct,repeats").split(",")
+          "p50,p99,p999,min,max,spread_pct,repeats,values").split(",")
 
 # Chart and table order; anything else follows in file order.
 TRANSPORTS = ["shmring_zc", "shmring_copy", "shmring_mpmc", "pipe",
@@ -37,27 +43,59 @@ COLORS = ["#d62728", "#ff7f0e", "#8c564b", "#1f77b4", "#2ca02c", "#17becf",
 ZERO_SYSCALLS = 0.001
 
 
+NUMBERS = ("msg_bytes", "median", "p50", "p99", "p999", "min", "max",
+           "spread_pct", "repeats")
+JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def read_rows(path):
+    """Rows of a result CSV as dicts of the fields as written."""
+    with open(path, newline="") as f:
+        rd = csv.reader(f)
+        head = next(rd, None)
+        # Files from before the values column still read, without it.
+        if head not in (HEADER, HEADER[:-1]):
+            raise ValueError("%s: unexpected header %r" % (path, head))
+        return [dict(zip(HEADER, line + [""] * (len(HEADER) - len(line))))
+                for line in rd if line]
+
+
 def load(path):
     """Rows of a result CSV as dicts with numbers converted; None if absent."""
     if not path or not os.path.exists(path):
         return None
-    with open(path, newline="") as f:
-        rd = csv.reader(f)
-        head = next(rd, None)
-        if head != HEADER:
-            raise ValueError("%s: unexpected header %r" % (path, head))
-        rows = []
-        for line in rd:
-            if not line:
-                continue
-            r = dict(zip(HEADER, line))
-            for k in ("median", "p50", "p99", "p999", "min", "max",
-                      "spread_pct"):
-                r[k] = float(r[k]) if r[k] != "" else None
-            r["msg_bytes"] = int(r["msg_bytes"])
-            r["repeats"] = int(r["repeats"] or 0)
-            rows.append(r)
+    rows = read_rows(path)
+    for r in rows:
+        for k in ("median", "p50", "p99", "p999", "min", "max",
+                  "spread_pct"):
+            r[k] = float(r[k]) if r[k] != "" else None
+        r["msg_bytes"] = int(r["msg_bytes"])
+        r["repeats"] = int(r["repeats"] or 0)
+        r["values"] = [float(v) for v in r["values"].split(";") if v]
     return rows
+
+
+def write_json(csv_path, json_path):
+    """The JSON file of a part from its CSV, as bench/common/stats.c writes
+    it: numbers as they stand in the CSV, empty fields null."""
+    objs = []
+    for r in read_rows(csv_path):
+        items = []
+        for k in HEADER:
+            v = r.get(k, "")
+            if k == "values":
+                v = "[%s]" % ", ".join(x for x in v.split(";")
+                                       if JSON_NUMBER.fullmatch(x))
+            elif k in NUMBERS:
+                v = v if JSON_NUMBER.fullmatch(v) else "null"
+            else:
+                v = json.dumps(v, ensure_ascii=False)
+            items.append('"%s": %s' % (k, v))
+        objs.append("  {%s}" % ", ".join(items))
+    tmp = json_path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("[\n" + ",\n".join(objs) + ("\n" if objs else "") + "]\n")
+    os.replace(tmp, json_path)
 
 
 def find(rows, group, transport, size, metric):
@@ -101,21 +139,40 @@ class Ratio:
         self.name, self.where, self.num, self.den = name, where, num, den
         self.op, self.bound, self.note = op, bound, note
 
+    def rounds(self):
+        """The ratio in each round, when both operands ran in every round:
+        the repeats of one round ran seconds apart, on the same cores."""
+        n, d = self.num, self.den
+        if n is None or d is None or not n["values"] or \
+                len(n["values"]) != len(d["values"]) or 0 in d["values"]:
+            return None
+        return [a / b for a, b in zip(n["values"], d["values"])]
+
+    def of_medians(self):
+        if self.num is None or self.den is None or not self.den["median"]:
+            return None
+        return self.num["median"] / self.den["median"]
+
     def value(self):
-        if self.num is None or (self.den is not None and
-                                not self.den["median"]):
+        """The median of the per-round ratios, else the ratio of medians."""
+        if self.num is None:
             return None
         if self.den is None:
             return self.num["median"]
-        return self.num["median"] / self.den["median"]
+        r = self.rounds()
+        return statistics.median(r) if r else self.of_medians()
 
     def range(self):
-        """Worst and best ratio over the repeats: min/max .. max/min."""
+        """The lowest and highest per-round ratio; without rounds, the
+        worst and best over the repeats: min/max .. max/min."""
         n, d = self.num, self.den
         if n is None or n["min"] is None:
             return "-"
         if d is None:
             return "%.4f - %.4f" % (n["min"], n["max"])
+        r = self.rounds()
+        if r:
+            return "%.2f - %.2f" % (min(r), max(r))
         if d["min"] is None or not d["min"] or not d["max"]:
             return "-"
         return "%.2f - %.2f" % (n["min"] / d["max"], n["max"] / d["min"])
@@ -174,6 +231,11 @@ def ratios(host, guest):
               g("scale", "shmring", 4096, "ns_per_wake"),
               g("scale", "shmring", 1, "ns_per_wake"), "<=", 2),
     ]
+    for size in (64, 4096):
+        out.append(Ratio("syscalls per message, consumer keeps up, %s "
+                         "(/dev/shmring)" % human_size(size), "guest",
+                         g("syscalls", "shmring-keepup", size,
+                           "syscalls_per_msg"), None, "<", ZERO_SYSCALLS))
     return out
 
 
@@ -297,6 +359,36 @@ def generic_table(rows, lines, title):
             spread(r), lat, r["repeats"]))
 
 
+def c2c_line(host):
+    """The probe of host/c2c.c, as a sentence; None without it."""
+    r = find(host, "machine", "cacheline", 64, "ns_per_roundtrip")
+    if r is None or r["median"] is None:
+        return None
+    text = ("Host: a cache line went from one benchmark CPU to the other "
+            "and back in %s ns (median of the probes before each repeat; "
+            "%s to %s ns)." % (fmt(r["median"]), fmt(r["min"]),
+                               fmt(r["max"])))
+    if r["min"] and r["max"] / r["min"] >= 2:
+        text += (" It changed %.1f-fold during the run: the hypervisor "
+                 "moved the vCPUs between physical cores. Every transport "
+                 "moves its data from cache to cache, shmring most of all, "
+                 "so the throughput of every repeat changed with it; much "
+                 "of the spread comes from there." % (r["max"] / r["min"]))
+    else:
+        text += (" It stayed within a factor of two: no sign that the "
+                 "vCPUs were moved apart.")
+    return text
+
+
+def target_row(t, more):
+    """A row of a targets table: name, bound, value, verdict, then @more."""
+    v = t.value()
+    cells = [t.name, "%s %s" % (t.op, fmt(t.bound)),
+             "-" if v is None else
+             ("%.4f" % v if t.den is None else "%.2f" % v), t.verdict()]
+    return "| " + " | ".join(cells + more) + " |"
+
+
 def summary(host, guest, args, chart_ok):
     lines = ["# shmring benchmark summary", "",
              "Generated %s by bench/report.py from `%s` and `%s`." % (
@@ -318,23 +410,30 @@ def summary(host, guest, args, chart_ok):
                          args.guest))
 
     lines += ["", "## Targets", "",
-              "Ratios of medians from the same run of each part; spread = "
-              "(max - min) / median over the repeats of each operand; "
-              "range = the ratio from the worst to the best repeats "
-              "(numerator min / denominator max .. max / min).", "",
-              "| target | bound | measured | result | range | part | "
-              "numerator (spread) | denominator (spread) |",
-              "|---|---:|---:|---|---:|---|---|---|"]
+              "The repeats go round all the transports in turn, so each "
+              "round measures numerator and denominator seconds apart, on "
+              "the same cores. measured = the median over the rounds of "
+              "the ratio within each round; range = its lowest and "
+              "highest; of medians = the ratio of the two medians over "
+              "all repeats. spread = (max - min) / median over the repeats "
+              "of each operand.", "",
+              "| target | bound | measured | result | range | of medians "
+              "| part | numerator (spread) | denominator (spread) |",
+              "|---|---:|---:|---|---:|---:|---|---|---|"]
     for t in ratios(host, guest):
-        v = t.value()
-        lines.append("| %s | %s %s | %s | %s | %s | %s | %s (%s) | %s |" % (
-            t.name, t.op, fmt(t.bound), "-" if v is None else
-            ("%.4f" % v if t.den is None else "%.2f" % v), t.verdict(),
-            t.range(), t.where, describe(t.num), spread(t.num),
-            "-" if t.den is None and t.num is not None else
-            "%s (%s)" % (describe(t.den), spread(t.den))))
+        om = t.of_medians()
+        lines.append(target_row(t, [t.range(), "-" if om is None else
+                                    "%.2f" % om, t.where,
+                                    "%s (%s)" % (describe(t.num),
+                                                 spread(t.num)),
+                                    "-" if t.den is None and t.num is not None
+                                    else "%s (%s)" % (describe(t.den),
+                                                      spread(t.den))]))
     lines += ["", "A syscall count passes below %g per message (it rounds to "
-              "0.000)." % ZERO_SYSCALLS, "", "Context (no target):", "",
+              "0.000)." % ZERO_SYSCALLS]
+    if c2c_line(host):
+        lines += ["", c2c_line(host)]
+    lines += ["", "Context (no target):", "",
               "| ratio | measured |", "|---|---:|"]
     for name, num, den in info_ratios(host):
         v = num["median"] / den["median"] if num and den and den["median"] \
@@ -354,7 +453,7 @@ def summary(host, guest, args, chart_ok):
               "shmring_mpmc = 2 producers, 2 consumers, slot = message "
               "(1 MiB is SHMRING_MAX_SLOT_SIZE: it fits, 4 slots); "
               "memcpy = fill, copy and check on one thread; memcpy_raw = "
-              "the copy alone. Ring 256 KiB (4 MiB for 1 MiB messages); "
+              "the copy alone. Ring 4 MiB (over the L2 cache, see bench/host/main.c); "
               "the pipe (F_SETPIPE_SZ) and socket (SO_SNDBUF) buffers are "
               "asked for the same; the POSIX mq holds msg_max (10) "
               "messages. Throughput is measured on the consumer over the "
@@ -422,6 +521,46 @@ def chart(host, out_svg):
     return True
 
 
+README_BEGIN = "<!-- make bench: begin -->"
+README_END = "<!-- make bench: end -->"
+
+
+def readme_block(host, guest):
+    """The README's excerpt of a full run: where, the targets, the chart."""
+    lines = [README_BEGIN,
+             "Last full run of `make bench`, %s. Host part: %s, kernel %s. "
+             "Guest part: %s, kernel %s." % (
+                 datetime.datetime.now().strftime("%Y-%m-%d"),
+                 *(part_info(host) or ("-", "-")),
+                 *(part_info(guest) or ("-", "-"))),
+             "",
+             "| target | bound | measured | result | part |",
+             "|---|---:|---:|---|---|"]
+    for t in ratios(host, guest):
+        lines.append(target_row(t, [t.where]))
+    if c2c_line(host):
+        lines += ["", c2c_line(host)]
+    lines += ["", "![throughput by message size, host]"
+              "(bench/results/chart.svg)", "",
+              "Every number, with its spread and the transports without a "
+              "target, is in [bench/results/summary.md]"
+              "(bench/results/summary.md).", README_END]
+    return "\n".join(lines)
+
+
+def update_readme(path, block):
+    with open(path) as f:
+        text = f.read()
+    if text.count(README_BEGIN) != 1 or text.count(README_END) != 1:
+        raise ValueError("%s: no single %s ... %s section" % (
+            path, README_BEGIN, README_END))
+    head, rest = text.split(README_BEGIN)
+    tail = rest.split(README_END)[1]
+    with open(path + ".tmp", "w") as f:
+        f.write(head + block + tail)
+    os.replace(path + ".tmp", path)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -430,6 +569,7 @@ def main():
     ap.add_argument("--guest", default=os.path.join(here, "results",
                                                     "guest.csv"))
     ap.add_argument("--out", default=os.path.join(here, "results"))
+    ap.add_argument("--readme", help="README whose bench section to update")
     args = ap.parse_args()
     try:
         host = load(args.host)
@@ -441,10 +581,18 @@ def main():
         print("report.py: %s not found" % args.host, file=sys.stderr)
         return 1
     os.makedirs(args.out, exist_ok=True)
+    if guest is not None:
+        write_json(args.guest, os.path.join(args.out, "guest.json"))
     ok = chart(host, os.path.join(args.out, "chart.svg"))
     text = summary(host, guest, args, ok)
     with open(os.path.join(args.out, "summary.md"), "w") as f:
         f.write(text)
+    if args.readme:
+        try:
+            update_readme(args.readme, readme_block(host, guest))
+        except (OSError, ValueError) as e:
+            print("report.py: %s" % e, file=sys.stderr)
+            return 1
     # The target table on stdout, for the log of `make bench`.
     start = text.index("## Targets")
     print(text[start:text.index("## Host")].rstrip())

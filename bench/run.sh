@@ -6,10 +6,10 @@
 #   bench/run.sh [--quick]
 #
 # Full run: results in bench/results/ (host.csv, host.json, guest.csv,
-# summary.md, chart.svg); the host half is written there only once it has
-# finished without error. --quick is the smoke run for `make check`: a few
-# seconds, every check still made, results in build/bench/results/ so that
-# the committed results stay as they are.
+# guest.json, summary.md, chart.svg); the host half is written there only
+# once it has finished without error. --quick is the smoke run for `make
+# check`: a few seconds, every check still made, results in
+# build/bench/results/ so that the committed results stay as they are.
 #
 # The guest half boots QEMU: it runs only with BENCH_GUEST=1 (see
 # run_guest_part below).
@@ -80,6 +80,11 @@ run_host_part
 if [ "${BENCH_GUEST:-0}" = 1 ]; then
 	if [ "$quick" = 1 ]; then run_guest_part --quick; else run_guest_part; fi
 fi
+# A full run with both parts also updates the README's excerpt.
+readme=()
+if [ "$quick" = 0 ] && [ "${BENCH_GUEST:-0}" = 1 ]; then
+	readme=(--readme "$TOP/README.md")
+fi
 python3 "$TOP/bench/report.py" --host "$outdir/host.csv" \
-	--guest "$outdir/guest.csv" --out "$outdir"
+	--guest "$outdir/guest.csv" --out "$outdir" "${readme[@]}"
 log "done in $((SECONDS - start)) s: $outdir/summary.md"

@@ -79,8 +79,8 @@ elif ! grep -q '^@@shmring-done rc=0' "$logf"; then
 	echo "the benchmark failed in the guest (qemu rc=$rc)" >&2
 	fail=1
 fi
-if [ "$(head -n1 <<<"$csv")" != \
-     "where,cpu,kernel,group,transport,msg_bytes,metric,unit,median,p50,p99,p999,min,max,spread_pct,repeats" ] ||
+# The header itself is bench/common/stats.h's; report.py checks it whole.
+if ! head -n1 <<<"$csv" | grep -q '^where,cpu,kernel,group,' ||
    [ "$(wc -l <<<"$csv")" -lt 2 ]; then
 	echo "no CSV from the guest" >&2
 	fail=1

@@ -155,7 +155,8 @@ build_initramfs() {
 	cp /bin/busybox "$root/bin/busybox"
 	cp "$TOP/guest/init" "$root/init"
 	cp "$ko" "$root/lib/modules/$release/extra/"
-	if [ "$job" != run ]; then
+	# The selftests, for every job but the demo and the benchmark.
+	if [ "$job" != run ] && [ "$job" != bench ]; then
 		cp -r "$BUILD/ksrc/$KSFT_SUBDIR/kselftest" "$root/ksft/"
 		make -s -C "$TOP/selftests" KSFT_DIR="$BUILD/ksrc/$KSFT_SUBDIR" \
 			OUTPUT="$BUILD/selftests" INSTALL_PATH="$root/ksft/shmring" \
@@ -171,7 +172,7 @@ build_initramfs() {
 			mv "$root/tests" "$root/ksft/shmring/tests"
 		fi
 	fi
-	if [ "$job" != run ]; then
+	if [ "$job" != run ] && [ "$job" != bench ]; then
 		copy_with_libs "$(command -v stress-ng)" "$root"
 	fi
 	# The tool links libkmod dynamically (Debian ships no static one).

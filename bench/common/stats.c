@@ -72,6 +72,14 @@ uint64_t lat_quantile(struct lat_buf *b, double q)
 	return b->v[i];
 }
 
+double stats_median_u64(uint64_t *v, size_t n)
+{
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return n % 2 ? (double)v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
 void stats_summary(double *v, int n, struct summary *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -83,6 +91,20 @@ void stats_summary(double *v, int n, struct summary *s)
 	s->max = v[n - 1];
 	s->median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 	s->spread_pct = s->median > 0 ? (s->max - s->min) / s->median * 100 : 0;
+}
+
+void row_summarize(struct row *row, double *v, int n, struct lat_buf *lat)
+{
+	if (n > STATS_MAX_REPEATS)
+		n = STATS_MAX_REPEATS;
+	memcpy(row->values, v, (size_t)n * sizeof(*v));
+	stats_summary(v, n, &row->s);
+	row->has_lat = lat && lat->n;
+	if (row->has_lat) {
+		row->p50 = lat_quantile(lat, 0.50);
+		row->p99 = lat_quantile(lat, 0.99);
+		row->p999 = lat_quantile(lat, 0.999);
+	}
 }
 
 /* No commas, quotes, backslashes or control characters in a field. */
@@ -191,11 +213,21 @@ static void num(char *buf, size_t len, double v)
 struct fields {
 	char median[32], min[32], max[32], spread[32];
 	char p50[32], p99[32], p999[32];
+	char values[STATS_MAX_REPEATS * 24];	/* joined by sep */
 };
 
-static void fields_of(const struct row *w, struct fields *f)
+static void fields_of(const struct row *w, struct fields *f, char sep)
 {
+	size_t len = 0;
+	int i;
+
 	memset(f, 0, sizeof(*f));
+	for (i = 0; i < w->s.n; i++) {
+		if (i)
+			f->values[len++] = sep;
+		num(f->values + len, sizeof(f->values) - len, w->values[i]);
+		len += strlen(f->values + len);
+	}
 	if (w->s.n) {
 		num(f->median, sizeof(f->median), w->s.median);
 		num(f->min, sizeof(f->min), w->s.min);
@@ -212,25 +244,33 @@ static void fields_of(const struct row *w, struct fields *f)
 	}
 }
 
+void results_csv_header(FILE *f)
+{
+	fprintf(f, "%s\n", STATS_CSV_HEADER);
+}
+
+void results_csv_row(FILE *f, const struct results *r, const struct row *w)
+{
+	struct fields v;
+
+	fields_of(w, &v, ';');
+	fprintf(f, "%s,%s,%s,%s,%s,%llu,%s,%s,%s,%s,%s,%s,%s,%s,%s,%d,%s\n",
+		r->where, r->cpu, r->kernel, w->group, w->transport,
+		(unsigned long long)w->msg_bytes, w->metric, w->unit,
+		v.median, v.p50, v.p99, v.p999, v.min, v.max, v.spread, w->s.n,
+		v.values);
+}
+
 static int write_csv(const struct results *r, const char *path)
 {
 	FILE *f = fopen(path, "w");
-	struct fields v;
 	size_t i;
 
 	if (!f)
 		return -errno;
-	fprintf(f, "%s\n", STATS_CSV_HEADER);
-	for (i = 0; i < r->n; i++) {
-		const struct row *w = &r->rows[i];
-
-		fields_of(w, &v);
-		fprintf(f, "%s,%s,%s,%s,%s,%llu,%s,%s,%s,%s,%s,%s,%s,%s,%s,%d\n",
-			r->where, r->cpu, r->kernel, w->group, w->transport,
-			(unsigned long long)w->msg_bytes, w->metric, w->unit,
-			v.median, v.p50, v.p99, v.p999, v.min, v.max, v.spread,
-			w->s.n);
-	}
+	results_csv_header(f);
+	for (i = 0; i < r->n; i++)
+		results_csv_row(f, r, &r->rows[i]);
 	return fclose(f) ? -errno : 0;
 }
 
@@ -251,19 +291,20 @@ static int write_json(const struct results *r, const char *path)
 	for (i = 0; i < r->n; i++) {
 		const struct row *w = &r->rows[i];
 
-		fields_of(w, &v);
+		fields_of(w, &v, ',');
 		fprintf(f, "  {\"where\": \"%s\", \"cpu\": \"%s\", "
 			"\"kernel\": \"%s\", \"group\": \"%s\", "
 			"\"transport\": \"%s\", \"msg_bytes\": %llu, "
 			"\"metric\": \"%s\", \"unit\": \"%s\", "
 			"\"median\": %s, \"p50\": %s, \"p99\": %s, "
 			"\"p999\": %s, \"min\": %s, \"max\": %s, "
-			"\"spread_pct\": %s, \"repeats\": %d}%s\n",
+			"\"spread_pct\": %s, \"repeats\": %d, "
+			"\"values\": [%s]}%s\n",
 			r->where, r->cpu, r->kernel, w->group, w->transport,
 			(unsigned long long)w->msg_bytes, w->metric, w->unit,
 			jnum(v.median), jnum(v.p50), jnum(v.p99), jnum(v.p999),
 			jnum(v.min), jnum(v.max), jnum(v.spread), w->s.n,
-			i + 1 < r->n ? "," : "");
+			v.values, i + 1 < r->n ? "," : "");
 	}
 	fprintf(f, "]\n");
 	return fclose(f) ? -errno : 0;

@@ -3,8 +3,9 @@
  * Benchmark statistics and result files, shared by the host half
  * (bench/host) and the guest half (bench/guest) of `make bench`.
  *
- * Result format. Each half writes one CSV file and one JSON file with the
- * same rows. The CSV starts with exactly this header line:
+ * Result format. Each half has one CSV file and one JSON file with the
+ * same rows (the guest prints its CSV to the console; bench/report.py
+ * writes its JSON). The CSV starts with exactly this header line:
  *
  *   where,cpu,kernel,group,transport,msg_bytes,metric,unit,median,p50,p99,p999,min,max,spread_pct,repeats
  *
@@ -42,8 +43,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define STATS_MAX_REPEATS	64
+
 #define STATS_CSV_HEADER "where,cpu,kernel,group,transport,msg_bytes," \
-	"metric,unit,median,p50,p99,p999,min,max,spread_pct,repeats"
+	"metric,unit,median,p50,p99,p999,min,max,spread_pct,repeats,values"
 
 /* Per-message latency samples, in ns; a full buffer drops new samples. */
 struct lat_buf {
@@ -65,6 +68,10 @@ static inline void lat_add(struct lat_buf *b, uint64_t ns)
 int lat_append(struct lat_buf *dst, const struct lat_buf *src);
 /* Sorts the samples and returns the @q quantile (0..1), nearest rank. */
 uint64_t lat_quantile(struct lat_buf *b, double q);
+/* Sorts @n samples and returns their median (0 for none): what one run of
+ * many timed operations stands for when outliers would rule a mean.
+ */
+double stats_median_u64(uint64_t *v, size_t n);
 
 /* Median, min, max and spread of @n values (n >= 1); @v is sorted. */
 struct summary {
@@ -82,7 +89,17 @@ struct row {
 	struct summary s;	/* s.n == 0: a "skipped" row */
 	int has_lat;
 	uint64_t p50, p99, p999;
+	/* the repeats in the order they ran, so that a report can pair the
+	 * repeats of two rows measured in the same round
+	 */
+	double values[STATS_MAX_REPEATS];
 };
+
+/* Fills @row->s and @row->values from @n repeats in @v (sorted in place;
+ * at most STATS_MAX_REPEATS) and the percentiles from @lat (may be NULL or
+ * empty: none).
+ */
+void row_summarize(struct row *row, double *v, int n, struct lat_buf *lat);
 
 struct results {
 	char where[16];
@@ -98,6 +115,12 @@ int results_add(struct results *r, const struct row *row);
 /* Adds a "skipped" row with @reason (commas are replaced). */
 int results_skip(struct results *r, const char *group, const char *transport,
 		 uint64_t msg_bytes, const char *reason);
+/* The CSV header line and one row of @r's part, for a part that prints its
+ * rows as it goes (the guest's come back over a serial console); the
+ * strings of @w must be clean already (no commas or quotes).
+ */
+void results_csv_header(FILE *f);
+void results_csv_row(FILE *f, const struct results *r, const struct row *w);
 /* Writes the CSV and the JSON file (either path may be NULL). */
 int results_write(const struct results *r, const char *csv_path,
 		  const char *json_path);

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stats.h"
+
 /* What to measure and how long: set once by main.c. */
 struct bench_cfg {
 	bool quick;
@@ -45,26 +47,12 @@ int wait_pair(const int pid[2], const char *const what[2]);
 int run_cmd(const char *const argv[]);
 long nvcsw_self(void);
 
-/* stats.c: one CSV row per measurement. */
-struct result {
-	const char *group;
-	const char *transport;
-	unsigned long long msg_bytes;
-	const char *metric;
-	const char *unit;
-	double *reps;			/* one value per repeat */
-	unsigned int nreps;
-	int64_t *samples;		/* per-operation ns, or NULL */
-	size_t nsamples;
-};
-
-void csv_begin(void);
-void csv_end(void);
-void csv_row(const struct result *r);
-double median_of(const double *v, unsigned int n);
-double min_of(const double *v, unsigned int n);
-double max_of(const double *v, unsigned int n);
-double median_i64(const int64_t *v, size_t n);
+/* main.c: one CSV row per measurement on stdout, in the format of
+ * common/stats.h: median, min and max of @nreps repeats (left as they are)
+ * and the percentiles of @lat (NULL: none).
+ */
+void csv_row(const struct row *r, const double *reps, unsigned int nreps,
+	     struct lat_buf *lat);
 
 /* The parts; each returns 0 or -1 after printing why. */
 int bench_roundtrip(void);

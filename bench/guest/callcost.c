@@ -62,6 +62,7 @@ static int callcost_child(void)
 	unsigned long n = cfg.rt_iters * 5, i;
 	unsigned int R = cfg.repeats, rep, c;
 	double ns[NR_CALLS][R];
+	struct summary s;
 	struct shmring_map m;
 	uint32_t *fword;
 	int64_t t0;
@@ -97,9 +98,11 @@ static int callcost_child(void)
 			else if (rep)
 				ns[c][rep - 1] = (double)(now_ns() - t0) / n;
 		}
-	for (c = 0; c < NR_CALLS && !ret; c++)
+	for (c = 0; c < NR_CALLS && !ret; c++) {
+		stats_summary(ns[c], (int)R, &s);
 		diag("call cost %-34s %8.0f ns (median of %u)", call_name[c],
-		     median_of(ns[c], R), R);
+		     s.median, R);
+	}
 	munmap(fword - WORD_OFF / sizeof(*fword), 1 << 20);
 out:
 	close(mfd);

@@ -85,13 +85,13 @@ static int mapping_child(void)
 				reps[k][rep] = ms;
 		}
 	for (k = 0; k < NR_KINDS; k++) {
-		struct result r = {
+		struct row r = {
 			.group = "mapping", .transport = kind_name[k],
 			.msg_bytes = size, .metric = "ms_map_touch",
-			.unit = "ms", .reps = reps[k], .nreps = R,
+			.unit = "ms",
 		};
 
-		csv_row(&r);
+		csv_row(&r, reps[k], R, NULL);
 	}
 	return 0;
 }

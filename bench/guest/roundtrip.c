@@ -103,7 +103,7 @@ struct rt_run {
 
 /* One timed run of @tp; the blocking round trips' times go to @lat. */
 static int run_pair(const struct transport *tp, unsigned long warm,
-		    unsigned long n, int64_t *lat, struct rt_run *run)
+		    unsigned long n, uint64_t *lat, struct rt_run *run)
 {
 	size_t shsize = sizeof(struct rt_shared) + n * sizeof(int64_t) + 2 * n;
 	struct link l;
@@ -155,7 +155,7 @@ static int run_pair(const struct transport *tp, unsigned long warm,
 			lat[run->nlat++] = sh->lat[i];
 		}
 		run->blocked = (double)run->nlat / (double)n;
-		run->median = median_i64(lat, run->nlat);
+		run->median = stats_median_u64(lat, run->nlat);
 		for (me = 0; me < 2; me++)
 			run->woke[me] = (double)sh->woke[me] / (double)n;
 	}
@@ -168,19 +168,17 @@ int bench_roundtrip(void)
 	unsigned int R = cfg.repeats, rep, k, t;
 	unsigned long n = cfg.rt_iters;
 	double reps[NR_TP][R], blocked[NR_TP], woke[NR_TP][2];
-	size_t nlat[NR_TP];
-	int64_t *lat[NR_TP];
+	struct lat_buf lat[NR_TP];
 	struct rt_run run;
 	int ret = 0;
 
 	memset(blocked, 0, sizeof(blocked));
 	memset(woke, 0, sizeof(woke));
-	memset(nlat, 0, sizeof(nlat));
-	for (t = 0; t < NR_TP; t++) {
-		lat[t] = malloc(R * n * sizeof(int64_t));
-		if (!lat[t]) {
+	memset(lat, 0, sizeof(lat));
+	for (t = 0; t < NR_TP && !ret; t++) {
+		if (lat_init(&lat[t], R * n)) {
 			errorf("out of memory for samples");
-			return -1;
+			ret = -1;
 		}
 	}
 	for (rep = 0; rep < R && !ret; rep++) {
@@ -188,11 +186,11 @@ int bench_roundtrip(void)
 		for (k = 0; k < NR_TP && !ret; k++) {
 			t = (k + rep) % NR_TP;
 			ret = run_pair(transports[t], cfg.rt_warmup, n,
-				       lat[t] + nlat[t], &run);
+				       lat[t].v + lat[t].n, &run);
 			if (ret)
 				break;
 			reps[t][rep] = run.median;
-			nlat[t] += run.nlat;
+			lat[t].n += run.nlat;
 			blocked[t] += run.blocked / R;
 			woke[t][0] += run.woke[0] / R;
 			woke[t][1] += run.woke[1] / R;
@@ -200,11 +198,10 @@ int bench_roundtrip(void)
 	}
 	for (t = 0; t < NR_TP && !ret; t++) {
 		const struct transport *tp = transports[t];
-		struct result r = {
+		struct row r = {
 			.group = "roundtrip", .transport = tp->name,
 			.msg_bytes = 4, .metric = "ns_per_roundtrip",
-			.unit = "ns", .reps = reps[t], .nreps = R,
-			.samples = lat[t], .nsamples = nlat[t],
+			.unit = "ns",
 		};
 
 		if (tp->knows_wakes)
@@ -216,19 +213,21 @@ int bench_roundtrip(void)
 		else
 			diag("roundtrip %-10s both sides slept in %.1f%% of "
 			     "round trips", tp->name, blocked[t] * 100);
-		csv_row(&r);
+		csv_row(&r, reps[t], R, &lat[t]);
 	}
 	/* Paired within each repeat, the ratios drift less than the times. */
 	for (t = 0; t < NR_TP && !ret; t++) {
 		double ratio[R];
+		struct summary s;
 
 		if (transports[t] == &tp_futex)
 			continue;
 		for (rep = 0; rep < R; rep++)
 			ratio[rep] = reps[t][rep] / reps[FUTEX][rep];
+		stats_summary(ratio, (int)R, &s);
 		diag("roundtrip %-10s / futex per repeat: median %.3f, "
 		     "min %.3f, max %.3f", transports[t]->name,
-		     median_of(ratio, R), min_of(ratio, R), max_of(ratio, R));
+		     s.median, s.min, s.max);
 	}
 	for (t = 0; t < NR_TP && !ret; t++) {
 		if (blocked[t] < MIN_BLOCKED) {
@@ -239,6 +238,6 @@ int bench_roundtrip(void)
 		}
 	}
 	for (t = 0; t < NR_TP; t++)
-		free(lat[t]);
+		lat_free(&lat[t]);
 	return ret;
 }

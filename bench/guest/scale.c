@@ -168,7 +168,7 @@ static int drop_background(pthread_t *bg, unsigned int nbg)
  */
 static int run_population(unsigned int n, pthread_t *bg, uint32_t *seq,
 			  unsigned long warm, unsigned long iters,
-			  int64_t *lat, double *median)
+			  uint64_t *lat, double *median)
 {
 	unsigned int i, nbg = n - 1, same = 0;
 	unsigned long it;
@@ -238,7 +238,7 @@ static int run_population(unsigned int n, pthread_t *bg, uint32_t *seq,
 			lat[it - warm] = atomic_load(&tgt.t1) - t0;
 	}
 	/* The median: host hiccups under TCG would rule a mean. */
-	*median = median_i64(lat, iters);
+	*median = stats_median_u64(lat, iters);
 out:
 	if (drop_background(bg, nbg))
 		ret = -1;
@@ -250,7 +250,7 @@ static int scale_child(void)
 	unsigned int R = cfg.repeats, rep, p;
 	unsigned long n = cfg.wake_iters;
 	double reps[NR_POP][R];
-	int64_t *lat[NR_POP];
+	struct lat_buf lat[NR_POP];
 	pthread_t target, *bg;
 	uint32_t seq = 0;
 	int ret = 0;
@@ -265,9 +265,10 @@ static int scale_child(void)
 	for (p = 0; p < NR_WORDS; p++)
 		atomic_store(word(p), 0);
 	bg = calloc(populations[NR_POP - 1], sizeof(*bg));
+	ret = !bg;
 	for (p = 0; p < NR_POP; p++)
-		lat[p] = malloc(R * n * sizeof(int64_t));
-	if (!bg || !lat[NR_POP - 1] || !lat[0] || !lat[1]) {
+		ret |= lat_init(&lat[p], R * n);
+	if (ret) {
 		errorf("out of memory");
 		return -1;
 	}
@@ -275,10 +276,12 @@ static int scale_child(void)
 		return -1;
 
 	for (rep = 0; rep < R && !ret; rep++)
-		for (p = 0; p < NR_POP && !ret; p++)
+		for (p = 0; p < NR_POP && !ret; p++) {
 			ret = run_population(populations[p], bg, &seq,
 					     cfg.wake_warmup, n,
-					     lat[p] + rep * n, &reps[p][rep]);
+					     lat[p].v + lat[p].n, &reps[p][rep]);
+			lat[p].n += n;
+		}
 
 	/* Stop the target; it may already be gone after an error. */
 	atomic_store(word(0), STOP);
@@ -290,22 +293,23 @@ static int scale_child(void)
 
 	for (p = 1; p < NR_POP; p++) {
 		double ratio[R];
+		struct summary s;
 
 		for (rep = 0; rep < R; rep++)
 			ratio[rep] = reps[p][rep] / reps[0][rep];
+		stats_summary(ratio, (int)R, &s);
 		diag("scale: %u / %u waiters per repeat: median %.3f, min %.3f, "
 		     "max %.3f", populations[p], populations[0],
-		     median_of(ratio, R), min_of(ratio, R), max_of(ratio, R));
+		     s.median, s.min, s.max);
 	}
 	for (p = 0; p < NR_POP; p++) {
-		struct result r = {
+		struct row r = {
 			.group = "scale", .transport = "shmring",
 			.msg_bytes = populations[p], .metric = "ns_per_wake",
-			.unit = "ns", .reps = reps[p], .nreps = R,
-			.samples = lat[p], .nsamples = R * n,
+			.unit = "ns",
 		};
 
-		csv_row(&r);
+		csv_row(&r, reps[p], R, &lat[p]);
 	}
 	return 0;
 }

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * System calls per message of libshmring over /dev/shmring in steady state:
- * (WAIT + WAKE calls of both sides) / messages, from shmring_channel_stats(),
- * producer on CPU A, consumer on CPU B. The window is the consumer's: it
- * takes its counters after msgs_warmup messages and again msgs later, and
- * raises a flag each time, on which the producer takes its own at its next
- * message. So both count over the same stretch of time, whatever the ring
+ * (WAIT and WAKE calls of both sides) / messages, from
+ * shmring_channel_stats(), producer on CPU A, consumer on CPU B. The window
+ * is the consumer's: it takes its counters after msgs_warmup messages and
+ * again msgs later, and raises a flag each time, on which the producer
+ * takes its own at its next message. So both count over the same stretch of time, whatever the ring
  * holds; then the producer closes and the consumer reads to end-of-file.
  *
  *   keepup  the consumer is faster: the producer does keepup_work_ns of
@@ -28,8 +28,17 @@
 #include <shmring.h>
 
 #include "bench.h"
+#include "internal.h"	/* SR_SPIN_MAX_NS */
 
-#define CAPACITY	(64U << 10)
+/*
+ * keepup: half the default 4 MiB device, one channel for both sizes: a
+ * millisecond of messages at 4 KiB, so that the consumer's vCPU can be
+ * descheduled that long (TCG, the host) without the producer sleeping for
+ * room. slow: small, so that the producer fills it soon and waits.
+ */
+#define KEEPUP_CAPACITY	(2U << 20)
+#define SLOW_CAPACITY	(64U << 10)
+#define CAPACITY(mode)	((mode) == KEEPUP ? KEEPUP_CAPACITY : SLOW_CAPACITY)
 #define TIMEOUT_NS	(30LL * 1000000000LL)
 #define SYS_ALARM_S	300
 
@@ -43,14 +52,12 @@ struct side_result {
 	struct shmring_stats before, after;
 };
 
-/* libshmring's spin before it sleeps: SR_SPIN_NS in user/lib/block.c. */
-#define LIB_SPIN_NS	30000
 
 /* In memory shared by the parent and both sides. */
 struct sync {
 	_Atomic int phase;		/* 1: window open, 2: closed */
 	struct side_result res[2];	/* producer, consumer */
-	unsigned long gaps;		/* producer stalls over LIB_SPIN_NS */
+	unsigned long gaps;		/* producer stalls over SR_SPIN_MAX_NS */
 };
 
 static uint64_t syscalls(const struct side_result *s)
@@ -59,11 +66,11 @@ static uint64_t syscalls(const struct side_result *s)
 	       (s->after.wakes - s->before.wakes);
 }
 
-static int open_channel(const char *name, int role, struct shmring **sh,
-			struct shmring_channel **ch)
+static int open_channel(const char *name, enum mode mode, int role,
+			struct shmring **sh, struct shmring_channel **ch)
 {
 	struct shmring_channel_attr attr = {
-		.kind = SHMRING_MSG, .capacity = CAPACITY,
+		.kind = SHMRING_MSG, .capacity = CAPACITY(mode),
 	};
 
 	if (shmring_open(NULL, sh)) {
@@ -89,7 +96,8 @@ static int producer(const char *name, enum mode mode, size_t len,
 	int64_t t, prev = 0;
 	uint64_t seq;
 
-	if (pin_cpu(CPU_A) || open_channel(name, SHMRING_PRODUCER, &sh, &ch))
+	if (pin_cpu(CPU_A) ||
+	    open_channel(name, mode, SHMRING_PRODUCER, &sh, &ch))
 		return -1;
 	buf = malloc(len);
 	if (!buf)
@@ -109,7 +117,7 @@ static int producer(const char *name, enum mode mode, size_t len,
 		 */
 		t = now_ns();
 		if (mode == KEEPUP && phase == 1 && prev &&
-		    t - prev > LIB_SPIN_NS)
+		    t - prev > SR_SPIN_MAX_NS)
 			sy->gaps++;
 		prev = t;
 		memcpy(buf, &seq, sizeof(seq));
@@ -140,9 +148,10 @@ static int consumer(const char *name, enum mode mode, struct sync *sy,
 	ssize_t n;
 	int ret = 0;
 
-	if (pin_cpu(CPU_B) || open_channel(name, SHMRING_CONSUMER, &sh, &ch))
+	if (pin_cpu(CPU_B) ||
+	    open_channel(name, mode, SHMRING_CONSUMER, &sh, &ch))
 		return -1;
-	buf = malloc(CAPACITY);
+	buf = malloc(CAPACITY(mode));
 	if (!buf)
 		return -1;
 	for (i = 0; !ret; i++) {
@@ -151,7 +160,7 @@ static int consumer(const char *name, enum mode mode, struct sync *sy,
 					      &res->before);
 			atomic_store(&sy->phase, i == end ? 2 : 1);
 		}
-		n = shmring_msg_recv(ch, buf, CAPACITY, TIMEOUT_NS);
+		n = shmring_msg_recv(ch, buf, CAPACITY(mode), TIMEOUT_NS);
 		if (!n && i >= end)
 			break;		/* end-of-file after the window */
 		if (n > 0)
@@ -183,7 +192,10 @@ static int run(enum mode mode, size_t len, double *out, double *timeouts)
 	if (!sy)
 		return -1;
 	res = sy->res;
-	snprintf(name, sizeof(name), "bench-%d-%zu", (int)mode, len);
+	if (mode == KEEPUP)
+		snprintf(name, sizeof(name), "bench-keepup");
+	else
+		snprintf(name, sizeof(name), "bench-slow-%zu", len);
 	fflush(NULL);
 	for (i = 0; i < 2; i++) {
 		pid[i] = fork();
@@ -211,12 +223,12 @@ static int run(enum mode mode, size_t len, double *out, double *timeouts)
 			     res[1].after.timeouts - res[1].before.timeouts);
 	diag("syscalls %-14s %4zu B: producer %llu WAIT %llu WAKE, consumer "
 	     "%llu WAIT %llu WAKE over %lu messages; %lu producer stalls "
-	     "> %d us", mode_name[mode], len,
+	     "> %d us (the longest spin)", mode_name[mode], len,
 	     (unsigned long long)(res[0].after.waits - res[0].before.waits),
 	     (unsigned long long)(res[0].after.wakes - res[0].before.wakes),
 	     (unsigned long long)(res[1].after.waits - res[1].before.waits),
 	     (unsigned long long)(res[1].after.wakes - res[1].before.wakes),
-	     cfg.msgs, sy->gaps, LIB_SPIN_NS / 1000);
+	     cfg.msgs, sy->gaps, SR_SPIN_MAX_NS / 1000);
 	shared_free(sy, sizeof(*sy));
 	return ret;
 }
@@ -250,15 +262,14 @@ int bench_syscalls(void)
 		return -1;
 	for (m = 0; m < NR_MODES; m++)
 		for (s = 0; s < NR_SIZES; s++) {
-			struct result r = {
+			struct row r = {
 				.group = "syscalls", .transport = mode_name[m],
 				.msg_bytes = sizes[s],
 				.metric = "syscalls_per_msg",
-				.unit = "syscalls", .reps = reps[m][s],
-				.nreps = R,
+				.unit = "syscalls",
 			};
 
-			csv_row(&r);
+			csv_row(&r, reps[m][s], R, NULL);
 		}
 	return 0;
 }

@@ -195,6 +195,9 @@ struct sysload {
 void sysload_start(struct sysload *s);
 void sysload_report(const struct sysload *s);
 
+/* c2c.c: ns per cache-line round trip between two CPUs (0: failed). */
+double c2c_roundtrip_ns(int cpu_a, int cpu_b);
+
 /* tp_mq.c: puts back the mqueue limit it raised (signal-safe). */
 void tp_mq_restore(void);
 

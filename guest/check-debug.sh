@@ -29,7 +29,7 @@ release=$(make -s -C "$tree" kernelrelease)
 ko=$(build_module "$release" "$tree")
 initrd=$BUILD/debug-$release.cpio.gz
 logf=$BUILD/debug-$release.log
-build_initramfs "$initrd" "$release" "$ko" debug
+build_initramfs "$initrd" "$release" "$ko" debug "$tree"
 
 echo "TAP version 13"
 log "booting the debug kernel $release under QEMU (TCG, 2 vCPUs)"

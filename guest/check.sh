@@ -20,11 +20,23 @@ echo "# style gates"
 style=$(bash "$TOP/guest/style.sh" 2>&1) || true
 fold_results style "$style"
 
+# DKMS add, build, install and remove for every kernel (about 20 s), in
+# throw-away trees: the host's DKMS state is left as it was.
+echo "# dkms check"
+dkms=$(bash "$TOP/guest/dkms-check.sh" 2>&1) || true
+fold_results dkms "$dkms"
+
 # libshmring on the host, without the module: plain, ASan+UBSan and TSan
 # builds over a memfd with futex WAIT/WAKE.
 echo "# libshmring host tests"
 host=$(make -s -C "$TOP/user" OUTPUT="$BUILD/user" check 2>&1) || true
 fold_results "libshmring host" "$host"
+
+# make install and make uninstall into a scratch DESTDIR: files, modes,
+# SONAME, pkg-config, man pages, and nothing left behind.
+echo "# make install"
+inst=$(bash "$TOP/guest/install-check.sh" 2>&1) || true
+fold_results "make install" "$inst"
 
 for flavour in ${KERNELS:-$KERNEL_FLAVOURS}; do
 	prepare_guest "$flavour" check

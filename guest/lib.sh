@@ -13,8 +13,8 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 HOST_PACKAGES="build-essential bc cpio kmod busybox-static qemu-system-x86
 	rsync xz-utils sparse libelf-dev linux-source-6.12 linux-headers-amd64
-	linux-headers-6.12-amd64 stress-ng libkmod-dev pkg-config python3
-	gnuplot-nox"
+	linux-headers-6.12-amd64 linux-headers-6.12-rt-amd64 stress-ng
+	libkmod-dev pkg-config python3 gnuplot-nox cppcheck"
 
 # ensure_packages <pkg>...: installs what is missing; apt-get update first,
 # since a fresh machine has no package lists.
@@ -59,12 +59,15 @@ ensure_ksrc() {
 }
 
 # The kernels under test, by the Debian headers metapackage that names them.
-KERNEL_FLAVOURS="6.1 6.12"
+# 6.12-rt is PREEMPT_RT: spinlock_t sleeps there and wake-ups take other
+# paths, so lock nesting that is wrong but harmless elsewhere shows up.
+KERNEL_FLAVOURS="6.1 6.12 6.12-rt"
 
 headers_meta() {
 	case $1 in
 	6.1) echo linux-headers-amd64 ;;
 	6.12) echo linux-headers-6.12-amd64 ;;
+	6.12-rt) echo linux-headers-6.12-rt-amd64 ;;
 	*) die "unknown kernel flavour $1" ;;
 	esac
 }
@@ -82,7 +85,7 @@ kernel_release() {
 image_package() {
 	case $1 in
 	6.1) echo "linux-image-$2" ;;
-	6.12) echo "linux-image-$2-unsigned" ;;
+	6.12 | 6.12-rt) echo "linux-image-$2-unsigned" ;;
 	esac
 }
 
@@ -114,7 +117,7 @@ build_module() {
 	local release=$1 kdir=${2:-/usr/src/linux-headers-$1} out=$BUILD/mod/$1
 	[ -d "$kdir" ] || die "no headers at $kdir"
 	mkdir -p "$out"
-	cp -r "$TOP/Kbuild" "$TOP/kmod" "$TOP/include" "$out/"
+	cp -r "$TOP/Kbuild" "$TOP/dkms.conf" "$TOP/kmod" "$TOP/include" "$out/"
 	# Warnings fail the build: the module must be clean at W=1 everywhere.
 	if ! make -s -C "$kdir" M="$out" W=1 modules >"$out/build.log" 2>&1 ||
 	   grep -q 'warning:' "$out/build.log"; then
@@ -144,17 +147,37 @@ copy_with_libs() {
 	done
 }
 
-# build_initramfs <out> <release> <ko> <job>: busybox, the module installed
-# where modprobe would look, the kselftest runner and our tests.
+# install_module <root> <release> <ko> [kdir]: the module built by
+# build_module, installed under <root> as a user installs it: modules_install
+# and depmod, then kmod's modprobe and modinfo for /init. Neither signed nor
+# compressed, so that busybox's insmod (the tests') can load the file too.
+install_module() {
+	local root=$1 release=$2 ko=$3 kdir=${4:-/usr/src/linux-headers-$2}
+	local mods=$1/lib/modules/$2 tool
+	make -s -C "$kdir" M="$(dirname "$(dirname "$ko")")" modules_install \
+		INSTALL_MOD_PATH="$root" INSTALL_MOD_DIR=extra \
+		CONFIG_MODULE_SIG_ALL= CONFIG_MODULE_COMPRESS_ALL= 2>&1 |
+		grep -v "missing 'System.map'" >&2 || true
+	[ -f "$mods/extra/kmod/shmring.ko" ] || die "modules_install left no shmring.ko"
+	# What a kernel package ships and depmod reads; none of it is ours.
+	touch "$mods"/{modules.order,modules.builtin,modules.builtin.modinfo}
+	depmod -b "$root" "$release" || die "depmod failed"
+	copy_with_libs "$(command -v kmod)" "$root"
+	for tool in modprobe modinfo; do
+		ln -s "$(command -v kmod)" "$root/sbin/$tool"
+	done
+}
+
+# build_initramfs <out> <release> <ko> <job> [kdir]: busybox, the module
+# installed where modprobe looks, the kselftest runner and our tests.
 build_initramfs() {
-	local out=$1 release=$2 ko=$3 job=$4 root
+	local out=$1 release=$2 ko=$3 job=$4 kdir=${5:-} root
 	root=$(mktemp -d)
 	chmod 755 "$root"	# mktemp made it 0700: other users need /bin
-	mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,root} \
-		"$root/lib/modules/$release/extra" "$root/ksft/shmring"
+	mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,root} "$root/ksft/shmring"
 	cp /bin/busybox "$root/bin/busybox"
 	cp "$TOP/guest/init" "$root/init"
-	cp "$ko" "$root/lib/modules/$release/extra/"
+	install_module "$root" "$release" "$ko" $kdir
 	# The selftests, for every job but the demo and the benchmark.
 	if [ "$job" != run ] && [ "$job" != bench ]; then
 		cp -r "$BUILD/ksrc/$KSFT_SUBDIR/kselftest" "$root/ksft/"
@@ -184,11 +207,14 @@ build_initramfs() {
 	if [ "$job" = bench ]; then
 		cp "$BUILD/bench/guest/shmring-bench-guest" "$root/usr/bin/"
 	fi
-	# Tests run commands as an unprivileged user.
+	# Tests run commands as unprivileged users: nobody, and shmring-user,
+	# a member of the group that 60-shmring.rules gives the device.
 	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
 		'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' \
+		'shmring-user:x:1000:65534::/nonexistent:/bin/false' \
 		>"$root/etc/passwd"
-	printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$root/etc/group"
+	printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' \
+		'shmring:x:999:shmring-user' >"$root/etc/group"
 	echo "$job" >"$root/job"
 	# Settings for the guest, e.g. longer runs: sourced by /init.
 	printf '%s\n' "${GUEST_ENV:-}" >"$root/env"

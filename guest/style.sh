@@ -36,11 +36,21 @@ gate "checkpatch --strict" "$out/checkpatch.log"
 	>"$out/kernel-doc.log" 2>&1 || true
 gate "kernel-doc -Wall" "$out/kernel-doc.log"
 
+# User space: cppcheck's warning, performance and portability checks over
+# the library, the tool, the tests and the examples (the bench is measured
+# code, checked by its own -Werror builds).
+(cd "$TOP" && cppcheck --quiet --std=c11 --error-exitcode=1 --inline-suppr \
+	--enable=warning,performance,portability -D__x86_64__ \
+	-I user/include -I include/uapi -I user/lib -I user/tests \
+	user/lib user/tools user/tests user/examples user/demo) \
+	>"$out/cppcheck.log" 2>&1 || true
+gate "cppcheck on user/" "$out/cppcheck.log"
+
 for flavour in $KERNEL_FLAVOURS; do
 	read -r release _ < <(kernel_release "$flavour")
 	src=$out/$release
 	mkdir -p "$src"
-	cp -r "$TOP/Kbuild" "$TOP/kmod" "$TOP/include" "$src/"
+	cp -r "$TOP/Kbuild" "$TOP/dkms.conf" "$TOP/kmod" "$TOP/include" "$src/"
 	# C=2 checks every file; W=1 adds the extra warnings. Anything either
 	# prints, past the usual build chatter, is a finding.
 	make -s -C "/usr/src/linux-headers-$release" M="$src" W=1 C=2 modules 2>&1 |

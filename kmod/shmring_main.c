@@ -16,6 +16,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/sizes.h>
+#include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
 #include <uapi/linux/shmring.h>
@@ -48,6 +49,43 @@ static const struct kernel_param_ops shmring_size_ops = {
 module_param_cb(size, &shmring_size_ops, &shmring_size, 0444);
 MODULE_PARM_DESC(size,
 		 "Buffer size in bytes, K/M/G suffixes allowed, rounded up to whole pages (default 4M, at most 1G and half of RAM)");
+
+#define SHMRING_DEFAULT_MODE	0600
+
+static umode_t shmring_mode = SHMRING_DEFAULT_MODE;
+
+/*
+ * "mode=0660": octal like chmod(1), so "660" means 0660 too. Only the
+ * permission bits: setuid, setgid and sticky mean nothing on a device node.
+ * 0 is refused because the misc core reads it as "no mode", giving 0600.
+ * Ownership is udev's business; this is for systems without it.
+ */
+static int shmring_mode_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int mode;
+
+	if (kstrtouint(val, 8, &mode) || !mode || mode & ~0777U) {
+		pr_err("mode=%s is invalid: must be octal permission bits, 0001 to 0777\n",
+		       val);
+		return -EINVAL;
+	}
+	*(umode_t *)kp->arg = mode;
+	return 0;
+}
+
+static int shmring_mode_get(char *buffer, const struct kernel_param *kp)
+{
+	return sysfs_emit(buffer, "%04o\n", *(umode_t *)kp->arg);
+}
+
+static const struct kernel_param_ops shmring_mode_ops = {
+	.set = shmring_mode_set,
+	.get = shmring_mode_get,
+};
+
+module_param_cb(mode, &shmring_mode_ops, &shmring_mode, 0444);
+MODULE_PARM_DESC(mode,
+		 "Permission bits of /dev/shmring in octal, 0001 to 0777, for systems without a udev rule (default 0600)");
 
 static struct shmring_dev shmring_dev;
 
@@ -134,7 +172,7 @@ static int __init shmring_init(void)
 	sdev->misc.minor = MISC_DYNAMIC_MINOR;
 	sdev->misc.name = "shmring";
 	sdev->misc.fops = &shmring_fops;
-	sdev->misc.mode = 0600;
+	sdev->misc.mode = shmring_mode;
 	ret = misc_register(&sdev->misc);
 	if (ret)
 		goto err_wait;
@@ -165,3 +203,5 @@ module_exit(shmring_exit);
 MODULE_DESCRIPTION("Zero-copy shared buffer with futex-like WAIT/WAKE");
 MODULE_AUTHOR("The shmring authors");
 MODULE_LICENSE("GPL");
+/* From dkms.conf, through kmod/Kbuild: the one version of the project. */
+MODULE_VERSION(SHMRING_VERSION);

@@ -21,7 +21,8 @@ struct tap_test {
 
 int tap_main(const struct tap_test *tests, size_t n, int argc, char **argv);
 
-void tap_fail(const char *file, int line, const char *what, long got);
+void tap_fail(const char *file, int line, const char *what, long got)
+	__attribute__((noreturn));
 
 /* Fails the test unless @cond holds. */
 #define CHECK(cond) do {						\

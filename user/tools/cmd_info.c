@@ -131,7 +131,7 @@ int cmd_info(int argc, char **argv)
 		printf("abi-version: %u\n", info.abi_version);
 	else
 		printf("abi-version: %u (this tool knows %u)\n",
-		       info.abi_version, SHMRING_ABI_VERSION);
+		       info.abi_version, (unsigned int)SHMRING_ABI_VERSION);
 	if (b.map)
 		puts("waiters: unknown (futex backend)");
 	else

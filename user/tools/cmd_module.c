@@ -40,7 +40,10 @@ static const char load_usage[] =
 "Module parameters:\n"
 "  size=BYTES          the buffer, 1 byte to 1G, K, M or G suffix allowed,\n"
 "                      rounded up to whole pages (default 4M)\n"
-"  PARAM=VALUE         passed to the module as is\n"
+"  mode=OCTAL          permission bits of " SHMRING_DEVICE ", 0001 to 0777\n"
+"                      (default 0600), for systems without udev\n"
+"  PARAM=VALUE         passed to the module as is; options in\n"
+"                      /etc/modprobe.d apply to modprobe only\n"
 "\n"
 "Exit status: 0 when loaded, 1 on an error (already loaded, not root,\n"
 "module not found, refused by the kernel), 2 on a usage error.\n";

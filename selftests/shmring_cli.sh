@@ -24,27 +24,6 @@ command -v shmring >/dev/null || ktap_exit_fail_msg "the shmring tool is not in 
 orig_size=$(cat $SIZE_FILE)
 mkdir -p $T
 
-# expect <rc> <pattern> <command...>: the exit code is <rc> and the output
-# (stdout and stderr) matches the extended regex <pattern> ('' for any).
-expect() {
-	want=$1 pat=$2
-	shift 2
-	"$@" >$T/out 2>&1
-	rc=$?
-	if [ $rc -ne "$want" ]; then
-		sed 's/^/# /' $T/out
-		echo "# '$*' exited $rc, expected $want"
-		return 1
-	fi
-	[ -z "$pat" ] && return 0
-	if ! grep -qE "$pat" $T/out; then
-		sed 's/^/# /' $T/out
-		echo "# '$*': no match for /$pat/"
-		return 1
-	fi
-	echo "# $*: $(grep -E "$pat" $T/out | head -n 1)"
-}
-
 # As an unprivileged user: su runs the command through a shell.
 as_nobody() {
 	su -s /bin/sh nobody -c "$*"

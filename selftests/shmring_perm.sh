@@ -27,26 +27,6 @@ orig_size=$(cat $PARAMS/size)
 mkdir -p $T
 chmod 1777 $T	# the users below write their output here
 
-# expect <rc> <pattern> <command...>: as in shmring_cli.sh.
-expect() {
-	want=$1 pat=$2
-	shift 2
-	"$@" >$T/out 2>&1
-	rc=$?
-	if [ $rc -ne "$want" ]; then
-		sed 's/^/# /' $T/out
-		echo "# '$*' exited $rc, expected $want"
-		return 1
-	fi
-	[ -z "$pat" ] && return 0
-	if ! grep -qE "$pat" $T/out; then
-		sed 's/^/# /' $T/out
-		echo "# '$*': no match for /$pat/"
-		return 1
-	fi
-	echo "# $*: $(grep -E "$pat" $T/out | head -n 1)"
-}
-
 # as <user> <command...>: su runs the command through a shell.
 as() {
 	u=$1

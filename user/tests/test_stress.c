@@ -4,7 +4,8 @@
  * the host, fewer in the kselftest build, for a TCG guest) of random sizes
  * with checksummed contents, across two threads and across two processes,
  * for SPSC messages, the SPSC byte stream, and MPMC with 2 producers and
- * 2 consumers. Every side uses both the copying and the zero-copy calls, in
+ * 2 consumers; SHMRING_STRESS_OTHER_MSGS, when set, is the count of the
+ * stream and MPMC runs. Every side uses both the copying and the zero-copy calls, in
  * batches. Prints messages/s and WAIT+WAKE calls per message.
  */
 #define _GNU_SOURCE
@@ -308,6 +309,8 @@ static int run(uint32_t kind, int nprod, bool procs)
 	int64_t t0;
 	double secs;
 
+	if (kind != SHMRING_MSG)
+		total = env_u64("SHMRING_STRESS_OTHER_MSGS", total);
 	pattern(0);
 	start->n = (uint32_t)n;
 	for (i = 0; i < n; i++) {

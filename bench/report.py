@@ -431,8 +431,9 @@ def summary(host, guest, args, chart_ok):
                                                       spread(t.den))]))
     lines += ["", "A syscall count passes below %g per message (it rounds to "
               "0.000)." % ZERO_SYSCALLS]
-    if c2c_line(host):
-        lines += ["", c2c_line(host)]
+    machine = c2c_line(host)
+    if machine:
+        lines += ["", machine]
     lines += ["", "Context (no target):", "",
               "| ratio | measured |", "|---|---:|"]
     for name, num, den in info_ratios(host):
@@ -538,8 +539,9 @@ def readme_block(host, guest):
              "|---|---:|---:|---|---|"]
     for t in ratios(host, guest):
         lines.append(target_row(t, [t.where]))
-    if c2c_line(host):
-        lines += ["", c2c_line(host)]
+    machine = c2c_line(host)
+    if machine:
+        lines += ["", machine]
     lines += ["", "![throughput by message size, host]"
               "(bench/results/chart.svg)", "",
               "Every number, with its spread and the transports without a "

@@ -195,6 +195,9 @@ struct sysload {
 void sysload_start(struct sysload *s);
 void sysload_report(const struct sysload *s);
 
+/* harness.c: pins the calling thread to @cpu (< 0: no pinning); -errno. */
+int pin_cpu(int cpu);
+
 /* c2c.c: ns per cache-line round trip between two CPUs (0: failed). */
 double c2c_roundtrip_ns(int cpu_a, int cpu_b);
 

@@ -9,7 +9,6 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,21 +23,12 @@ struct c2c {
 	int64_t ns;
 };
 
-static void pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 static void *echo(void *arg)
 {
 	struct c2c *c = arg;
 	uint64_t i, v;
 
-	pin_self(c->cpu_echo);
+	pin_cpu(c->cpu_echo);
 	for (i = 1; i <= C2C_TRIPS; i++) {
 		while ((v = atomic_load_explicit(&c->ping,
 						 memory_order_acquire)) < i)
@@ -54,7 +44,7 @@ static void *prober(void *arg)
 	int64_t t0;
 	uint64_t i;
 
-	pin_self(c->cpu_probe);
+	pin_cpu(c->cpu_probe);
 	t0 = now_ns();
 	for (i = 1; i <= C2C_TRIPS; i++) {
 		atomic_store_explicit(&c->ping, i, memory_order_release);

@@ -32,7 +32,7 @@ int worker_fail(struct worker *w, const char *fmt, ...)
 	return -1;
 }
 
-static int pin(int cpu)
+int pin_cpu(int cpu)
 {
 	cpu_set_t set;
 
@@ -132,7 +132,7 @@ static void *thread_main(void *arg)
 	struct job *j = w->job;
 	int ret;
 
-	ret = pin(w->cpu);
+	ret = pin_cpu(w->cpu);
 	if (ret)
 		worker_fail(w, "sched_setaffinity(cpu %d): %s", w->cpu,
 			    strerror(-ret));

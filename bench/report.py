@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Merge the host and guest halves of `make bench` into a summary.
 
-  report.py [--host CSV] [--guest CSV] [--out DIR]
+  report.py [--host CSV] [--guest CSV] [--icount CSV] [--out DIR]
 
 Reads the result rows (format: bench/common/stats.h) of the host half
 (default bench/results/host.csv) and of the guest half (default
@@ -12,7 +12,9 @@ of each part, spread), DIR/chart.svg (gnuplot: throughput by message
 size, one line per transport) and, when there is a guest file,
 DIR/guest.json: the guest's rows in the JSON form the host half writes as
 host.json (the guest's CSV comes back over a serial console, so its JSON is
-made here). Python 3 standard library and gnuplot only. Exits 1 if the host
+made here). The instruction counts of bench/icount (default
+bench/results/icount.csv; may be missing) join the host rows. Python 3
+standard library and gnuplot only. Exits 1 if the host
 file is missing or unreadable.
 """
 import argparse
@@ -380,6 +382,88 @@ def c2c_line(host):
     return text
 
 
+ICOUNT_APIS = [("copy", "copying SPSC: send + recv, bytes copied in and "
+                 "out"),
+               ("zc", "zero-copy SPSC: reserve + commit, peek (release per "
+                "32)"),
+               ("stream", "byte stream: write + read, bytes copied in and "
+                "out"),
+               ("mpmc", "MPMC: reserve + commit, peek + release")]
+
+
+def icount_table(host, lines):
+    """The ring's instructions per message, by API and size."""
+    rows = [r for r in host if r["group"] == "icount"]
+    if not rows:
+        return
+    sizes = sorted({r["msg_bytes"] for r in rows})
+    lines += ["", "### Instructions per message (callgrind)", "",
+              "What the ring itself executes for one message, counted "
+              "by callgrind in one thread that produces and consumes "
+              "batches of 32 (bench/icount): exact, so a change to the "
+              "ring code shows here at once, unlike in a time.", "",
+              "| API | " + " | ".join(human_size(z) for z in sizes) + " |",
+              "|---|" + "---:|" * len(sizes)]
+    for api, what in ICOUNT_APIS:
+        cells = [find(host, "icount", api, z, "instructions_per_msg")
+                 for z in sizes]
+        lines.append("| %s | %s |" % (what, " | ".join(
+            "-" if c is None else "%.0f" % c["median"] for c in cells)))
+
+
+def icount_line(host):
+    """The 64 B instruction counts as a sentence; None without them."""
+    got = [(api, find(host, "icount", api, 64, "instructions_per_msg"))
+           for api, _ in ICOUNT_APIS]
+    got = [(api, r["median"]) for api, r in got if r]
+    if not got:
+        return None
+    return ("Instructions per 64 B message, counted by callgrind "
+            "(bench/icount, the loop around the calls included): %s." %
+            ", ".join("%s %.0f" % (api, v) for api, v in got))
+
+
+def round_probes(host):
+    """The median cache-line round trip of each round, in round order."""
+    r = find(host, "machine", "cacheline_round", 64, "ns_per_roundtrip")
+    return r["values"] if r and r["values"] else None
+
+
+def rounds_table(host, guest, lines):
+    """Each round's probe beside each host target's ratio in that round."""
+    probes = round_probes(host)
+    ts = [t for t in ratios(host, guest) if t.where == "host" and t.rounds()
+          and probes and len(t.rounds()) == len(probes)]
+    if not ts:
+        return
+    lines += ["", "### The host targets round by round", "",
+              "Each round's ratios beside the median cache-line round trip "
+              "of that round: where the hypervisor put the two vCPUs.", "",
+              "| round | cache line, ns | " +
+              " | ".join(t.name for t in ts) + " |",
+              "|---:|---:|" + "---:|" * len(ts)]
+    for i, ns in enumerate(probes):
+        lines.append("| %d | %.0f | %s |" % (
+            i + 1, ns, " | ".join("%.2f" % t.rounds()[i] for t in ts)))
+
+
+def missed_by_round(host, guest):
+    """A sentence per missed host target: its ratio against each round's
+    probe, fastest placement first; None when nothing was missed."""
+    probes = round_probes(host)
+    out = []
+    for t in ratios(host, guest):
+        r = t.rounds()
+        if t.where != "host" or t.verdict() == "pass" or not r or \
+                not probes or len(r) != len(probes):
+            continue
+        pairs = sorted(zip(probes, r))
+        out.append("%s, round by round (cache-line round trip: ratio): %s." %
+                   (t.name[0].upper() + t.name[1:], "; ".join(
+                       "%.0f ns: %.2f" % p for p in pairs)))
+    return " ".join(out) or None
+
+
 def target_row(t, more):
     """A row of a targets table: name, bound, value, verdict, then @more."""
     v = t.value()
@@ -434,6 +518,8 @@ def summary(host, guest, args, chart_ok):
     machine = c2c_line(host)
     if machine:
         lines += ["", machine]
+    rounds_table(host, guest, lines)
+    icount_table(host, lines)
     lines += ["", "Context (no target):", "",
               "| ratio | measured |", "|---|---:|"]
     for name, num, den in info_ratios(host):
@@ -542,6 +628,12 @@ def readme_block(host, guest):
     machine = c2c_line(host)
     if machine:
         lines += ["", machine]
+    missed = missed_by_round(host, guest)
+    if missed:
+        lines += ["", missed]
+    icount = icount_line(host)
+    if icount:
+        lines += ["", icount]
     lines += ["", "![throughput by message size, host]"
               "(bench/results/chart.svg)", "",
               "Every number, with its spread and the transports without a "
@@ -570,18 +662,22 @@ def main():
                                                    "host.csv"))
     ap.add_argument("--guest", default=os.path.join(here, "results",
                                                     "guest.csv"))
+    ap.add_argument("--icount", default=os.path.join(here, "results",
+                                                     "icount.csv"))
     ap.add_argument("--out", default=os.path.join(here, "results"))
     ap.add_argument("--readme", help="README whose bench section to update")
     args = ap.parse_args()
     try:
         host = load(args.host)
         guest = load(args.guest)
+        icount = load(args.icount)
     except (OSError, ValueError) as e:
         print("report.py: %s" % e, file=sys.stderr)
         return 1
     if host is None:
         print("report.py: %s not found" % args.host, file=sys.stderr)
         return 1
+    host += icount or []
     os.makedirs(args.out, exist_ok=True)
     if guest is not None:
         write_json(args.guest, os.path.join(args.out, "guest.json"))

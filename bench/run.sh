@@ -5,8 +5,8 @@
 #
 #   bench/run.sh [--quick]
 #
-# Full run: results in bench/results/ (host.csv, host.json, guest.csv,
-# guest.json, summary.md, chart.svg); the host half is written there only
+# Full run: results in bench/results/ (host.csv, host.json, icount.csv,
+# guest.csv, guest.json, summary.md, chart.svg); the host half is written there only
 # once it has finished without error. --quick is the smoke run for `make
 # check`: a few seconds, every check still made, results in
 # build/bench/results/ so that the committed results stay as they are.
@@ -43,7 +43,7 @@ if [ -f "$TOP/guest/lib.sh" ]; then
 	(
 		# shellcheck source=../guest/lib.sh disable=SC1091
 		. "$TOP/guest/lib.sh"
-		ensure_packages build-essential python3 gnuplot-nox
+		ensure_packages build-essential python3 gnuplot-nox valgrind
 	)
 fi
 
@@ -58,6 +58,16 @@ run_host_part() {
 	mv "$stage/host.csv" "$outdir/host.csv"
 	mv "$stage/host.json" "$outdir/host.json"
 	log "host half: $((SECONDS - start)) s, results in $outdir"
+}
+
+# The ring's instructions per message under callgrind (bench/icount).
+run_icount_part() {
+	local args=() start=$SECONDS
+	[ "$quick" = 1 ] && args+=(--quick)
+	log "counting instructions per message (callgrind)"
+	bash "$TOP/bench/icount/run.sh" "${args[@]}" "$stage/icount.csv"
+	mv "$stage/icount.csv" "$outdir/icount.csv"
+	log "instruction counts: $((SECONDS - start)) s"
 }
 
 # ---- HOOK: the guest half --------------------------------------------
@@ -77,6 +87,7 @@ run_guest_part() {
 
 start=$SECONDS
 run_host_part
+run_icount_part
 if [ "${BENCH_GUEST:-0}" = 1 ]; then
 	if [ "$quick" = 1 ]; then run_guest_part --quick; else run_guest_part; fi
 fi
@@ -86,5 +97,6 @@ if [ "$quick" = 0 ] && [ "${BENCH_GUEST:-0}" = 1 ]; then
 	readme=(--readme "$TOP/README.md")
 fi
 python3 "$TOP/bench/report.py" --host "$outdir/host.csv" \
-	--guest "$outdir/guest.csv" --out "$outdir" "${readme[@]}"
+	--guest "$outdir/guest.csv" --icount "$outdir/icount.csv" \
+	--out "$outdir" "${readme[@]}"
 log "done in $((SECONDS - start)) s: $outdir/summary.md"

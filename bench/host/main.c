@@ -177,6 +177,14 @@ static int run_once(const struct tp *tp, const struct cell *c,
 	return ret;
 }
 
+static void add_row(const struct row *row)
+{
+	if (results_add(&res, row)) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+}
+
 static void emit(const char *group, const struct cell *c, const char *metric,
 		 const char *unit, double *v, int n, struct lat_buf *lat)
 {
@@ -186,10 +194,7 @@ static void emit(const char *group, const struct cell *c, const char *metric,
 	};
 
 	row_summarize(&row, v, n, lat);
-	if (results_add(&res, &row)) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
+	add_row(&row);
 }
 
 /* One cell through the run: its calibration, its repeats, its rows. */
@@ -209,9 +214,13 @@ struct cell_run {
 static struct cell_run *cells;
 static size_t ncells, capcells;
 
-/* A cache-line round trip between the CPUs before each repeat (c2c.c). */
+/*
+ * A cache-line round trip between the CPUs before each repeat (c2c.c), and
+ * where each round's probes start in c2c[].
+ */
 static double *c2c;
 static int nc2c;
+static int *round_start;
 
 static struct cell_run *cell_add(const struct tp *tp, size_t msg,
 				 const char *group, bool calibrate)
@@ -343,26 +352,50 @@ static void cell_emit(struct cell_run *cr)
 	fflush(stdout);
 }
 
-/* The probes as one row, and their range on stdout. */
-static void c2c_emit(void)
+/*
+ * The probes as one row and their range on stdout, then the median probe
+ * of each round as a row of its own, in round order: the report sets it
+ * beside each round's ratios, which move with it.
+ */
+static void c2c_emit(int rounds)
 {
 	struct row row = {
 		.group = "machine", .transport = "cacheline", .msg_bytes = 64,
 		.metric = "ns_per_roundtrip", .unit = "ns",
 	};
+	struct row by_round = {
+		.group = "machine", .transport = "cacheline_round",
+		.msg_bytes = 64, .metric = "ns_per_roundtrip", .unit = "ns",
+	};
+	double med[STATS_MAX_REPEATS], *tmp;
+	struct summary s;
+	int i;
 
 	if (nc2c) {
-		row_summarize(&row, c2c, nc2c, NULL);
-		if (results_add(&res, &row)) {
+		/* sorted in place: a copy keeps c2c[] in round order */
+		tmp = malloc((size_t)nc2c * sizeof(*tmp));
+		if (!tmp) {
 			fprintf(stderr, "out of memory\n");
 			exit(1);
 		}
+		memcpy(tmp, c2c, (size_t)nc2c * sizeof(*tmp));
+		for (i = 0; i < rounds && i < STATS_MAX_REPEATS; i++) {
+			stats_summary(tmp + round_start[i],
+				      round_start[i + 1] - round_start[i], &s);
+			med[i] = s.median;
+		}
+		free(tmp);
+		row_summarize(&row, c2c, nc2c, NULL);
+		add_row(&row);
+		row_summarize(&by_round, med, i, NULL);
+		add_row(&by_round);
 		printf("# cache-line round trip CPU %d <-> %d before each "
 		       "repeat: median %.0f ns, %.0f to %.0f ns\n",
 		       cfg.cpu_prod, cfg.cpu_cons, row.s.median, row.s.min,
 		       row.s.max);
 	}
 	free(c2c);
+	free(round_start);
 }
 
 /*
@@ -377,13 +410,15 @@ static void run_cells(void)
 	size_t k;
 
 	c2c = calloc(ncells * (size_t)reps + 1, sizeof(*c2c));
-	if (!c2c) {
+	round_start = calloc((size_t)reps + 1, sizeof(*round_start));
+	if (!c2c || !round_start) {
 		fprintf(stderr, "out of memory\n");
 		exit(1);
 	}
 	for (k = 0; k < ncells; k++)
 		cell_calibrate(&cells[k]);
 	for (i = 0; i < reps; i++) {
+		round_start[i] = nc2c;
 		for (k = 0; k < ncells; k++)
 			cell_repeat(&cells[k]);
 		if (!cfg.quick) {
@@ -395,8 +430,9 @@ static void run_cells(void)
 		cell_emit(&cells[k]);
 		lat_free(&cells[k].lat);
 	}
+	round_start[reps] = nc2c;
 	free(cells);
-	c2c_emit();
+	c2c_emit(reps);
 }
 
 static bool selected(const char *name)

@@ -217,8 +217,14 @@ struct sr_deadline {
 #define SR_SPIN_MAX_NS		500000
 
 int64_t sr_now_ns(void);
-void sr_deadline_init(struct sr_deadline *dl, int64_t timeout_ns);
 int64_t sr_deadline_left(struct sr_deadline *dl);
+
+static inline void sr_deadline_init(struct sr_deadline *dl, int64_t timeout_ns)
+{
+	dl->timeout = timeout_ns;
+	dl->end = 0;
+	dl->nonblock = timeout_ns == 0;
+}
 
 /* wait.c: the backend */
 int sr_wait_word(struct shmring *sh, const void *word, uint32_t expected,
@@ -264,6 +270,10 @@ int sr_spsc_room(struct shmring_channel *ch, uint32_t need,
 int sr_spsc_avail(struct shmring_channel *ch, struct sr_deadline *dl);
 void sr_spsc_publish(struct shmring_channel *ch);
 void sr_spsc_release(struct shmring_channel *ch);
+bool sr_spsc_msg_send_fast(struct shmring_channel *ch, const void *buf,
+			   size_t len);
+uint32_t sr_spsc_msg_recv_fast(struct shmring_channel *ch, void *buf,
+			       size_t len);
 int sr_spsc_msg_reserve(struct shmring_channel *ch, size_t len, void **data,
 			struct sr_deadline *dl);
 int sr_spsc_msg_commit(struct shmring_channel *ch, size_t len,

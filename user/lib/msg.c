@@ -68,6 +68,12 @@ ssize_t shmring_msg_send(struct shmring_channel *ch, const void *buf,
 
 	if (!buf)
 		return sr_fail(EINVAL);
+	if (msg_ok(ch, SHMRING_PRODUCER) && ch->kind == SHMRING_MSG &&
+	    !ch->busy && len && len <= ch->max_msg &&
+	    sr_spsc_msg_send_fast(ch, buf, len)) {
+		count(ch, len);
+		return (ssize_t)len;
+	}
 	ret = shmring_msg_reserve(ch, len, &dst, timeout_ns);
 	if (ret)
 		return ret;
@@ -128,6 +134,13 @@ ssize_t shmring_msg_recv(struct shmring_channel *ch, void *buf, size_t len,
 
 	if (!msg_ok(ch, SHMRING_CONSUMER) || !buf || !len)
 		return sr_fail(EINVAL);
+	if (ch->kind == SHMRING_MSG) {
+		n = sr_spsc_msg_recv_fast(ch, buf, len);
+		if (n) {
+			count(ch, (size_t)n);
+			return n;
+		}
+	}
 	cursor = ch->head;
 	if (ch->kind == SHMRING_MPMC && ch->busy) {
 		src = sr_mpmc_held(ch);

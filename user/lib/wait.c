@@ -23,13 +23,6 @@ int64_t sr_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-void sr_deadline_init(struct sr_deadline *dl, int64_t timeout_ns)
-{
-	dl->timeout = timeout_ns;
-	dl->end = 0;
-	dl->nonblock = timeout_ns == 0;
-}
-
 /* Nanoseconds left, 0 once expired, INT64_MAX for no deadline. */
 int64_t sr_deadline_left(struct sr_deadline *dl)
 {

@@ -384,6 +384,13 @@ static int test_msg_errors(void)
 	CHECK_ERR(shmring_msg_recv(c, buf, 9, 0), EMSGSIZE);
 	CHECK_EQ(shmring_msg_recv(c, buf, 10, 0), 10);
 	CHECK(!memcmp(buf, "0123456789", 10));
+	/* Again with the message already seen: recv's one-step path. */
+	CHECK_EQ(shmring_msg_send(p, "ab", 2, 0), 2);
+	CHECK_EQ(shmring_msg_send(p, "cdef", 4, 0), 4);
+	CHECK_EQ(shmring_msg_recv(c, buf, 2, 0), 2);
+	CHECK_ERR(shmring_msg_recv(c, buf, 3, 0), EMSGSIZE);
+	CHECK_EQ(shmring_msg_recv(c, buf, 4, 0), 4);
+	CHECK(!memcmp(buf, "cdef", 4));
 
 	/* Fill the ring: EAGAIN, then ETIMEDOUT. */
 	while (shmring_msg_send(p, buf, 500, 0) == 500)
@@ -646,7 +653,9 @@ static int test_eof_hup(void)
 	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 0), EAGAIN);
 	p = chan(sh, "m", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
 	CHECK_OK(shmring_channel_close(c));
-	/* The consumer left: the producer gets EPIPE, as from a pipe. */
+	/* The consumer left: the producer gets EPIPE, as from a pipe, though
+	 * it knows of room (send's one-step path).
+	 */
 	CHECK_ERR(shmring_msg_send(p, "two", 3, 0), EPIPE);
 	CHECK_OK(shmring_channel_close(p));
 
@@ -996,7 +1005,7 @@ static int test_corrupt_records(void)
 	char buf[4096];
 	int i;
 
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 9; i++) {
 		sh = buffer_new(BUF);
 		p = chan(sh, "v", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
 		c = chan(sh, "v", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0);
@@ -1028,6 +1037,11 @@ static int test_corrupt_records(void)
 		case 7:	/* tail moved backwards after the consumer saw it */
 			CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), 5);
 			atomic_store(&r->tail, (uint32_t)-16);
+			break;
+		case 8:	/* a record the consumer already knows is published */
+			CHECK_EQ(shmring_msg_send(p, "again", 5, 0), 5);
+			CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), 5);
+			w[4] = 4000, w[5] = ~4000U;
 			break;
 		}
 		printf("# records: case %d\n", i);

@@ -47,20 +47,25 @@
  * peer that keeps up is never slept on. A sleep that the peer ends within
  * twice the budget means the budget was just short of a hiccup (the peer
  * descheduled for a moment, a virtual CPU stalled): double it. A sleep over
- * eight times the budget, or a whole slice, means the peer really was idle:
- * halve it. The cap keeps a spinner from holding a CPU long against a peer
- * that needs it. Spins are timed, since a pause instruction takes 10 to 150
- * cycles depending on the CPU. Bounds in internal.h.
+ * eight times the budget, or a whole slice, halves it when the peer is
+ * really idle, that is when fewer than SR_SPIN_BUSY_MSGS messages came
+ * since the last sleep; after a busy stretch it was one long hiccup, which
+ * no budget would have spun through, and the budget stays for the stream
+ * that follows. The cap keeps a spinner from holding a CPU long against a
+ * peer that needs it. Spins are timed, since a pause instruction takes 10
+ * to 150 cycles depending on the CPU. Bounds in internal.h.
  */
 static void adapt_spin(struct shmring_channel *ch, int64_t slept, int ret)
 {
+	bool busy = ch->stats.messages - ch->spin_mark >= SR_SPIN_BUSY_MSGS;
 	int64_t spin = ch->spin_ns;
 
 	if (ret && ret != -EAGAIN && ret != -ETIMEDOUT)
 		return;
+	ch->spin_mark = ch->stats.messages;
 	if (ret != -ETIMEDOUT && slept < 2 * spin)
 		spin = spin * 2 < SR_SPIN_MAX_NS ? spin * 2 : SR_SPIN_MAX_NS;
-	else if (ret == -ETIMEDOUT || slept > 8 * spin)
+	else if ((ret == -ETIMEDOUT || slept > 8 * spin) && !busy)
 		spin = spin / 2 > SR_SPIN_MIN_NS ? spin / 2 : SR_SPIN_MIN_NS;
 	ch->spin_ns = spin;
 }

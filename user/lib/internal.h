@@ -155,6 +155,7 @@ struct shmring_channel {
 	uint32_t peek_len;	/* stream: peeked span */
 
 	int64_t spin_ns;	/* spin budget before sleeping (block.c) */
+	uint64_t spin_mark;	/* stats.messages at the last sleep */
 	struct shmring_stats stats;
 };
 
@@ -215,6 +216,8 @@ struct sr_deadline {
 /* Bounds of the adaptive spin before a blocking call sleeps (block.c). */
 #define SR_SPIN_MIN_NS		30000
 #define SR_SPIN_MAX_NS		500000
+/* Messages since the last sleep that make a long sleep a hiccup, not idle. */
+#define SR_SPIN_BUSY_MSGS	256
 
 int64_t sr_now_ns(void);
 int64_t sr_deadline_left(struct sr_deadline *dl);

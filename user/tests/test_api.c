@@ -942,6 +942,77 @@ static void ring_misaligned(struct shmring *sh)
 	atomic_store(&ring_of(sh, "v")->head, 4);
 }
 
+struct burst {
+	struct shmring_channel *tx;
+	uint32_t msgs;		/* sent back to back, then: */
+	int64_t pause_ns;	/* a stall, before each of */
+	uint32_t after;		/* these messages */
+};
+
+static void spin_until(int64_t end)
+{
+	while (now_ns() < end)
+		;
+}
+
+static void *burst_producer(void *arg)
+{
+	struct burst *b = arg;
+	uint32_t i;
+
+	for (i = 0; i < b->msgs + b->after; i++) {
+		if (i >= b->msgs)
+			spin_until(now_ns() + b->pause_ns);
+		if (shmring_msg_send(b->tx, &i, sizeof(i), -1) != sizeof(i))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+/* Receives what @b sends; returns the consumer's spin budget after it. */
+static int64_t spin_after(struct burst *b, struct shmring_channel *rx)
+{
+	pthread_t t;
+	void *ret;
+	uint32_t i, v;
+
+	if (pthread_create(&t, NULL, burst_producer, b))
+		return -1;
+	for (i = 0; i < b->msgs + b->after; i++)
+		if (shmring_msg_recv(rx, &v, sizeof(v), -1) != sizeof(v) ||
+		    v != i)
+			break;
+	if (pthread_join(t, &ret) || ret || i != b->msgs + b->after)
+		return -1;
+	return rx->spin_ns;
+}
+
+/*
+ * The spin budget shrinks back when the peer goes idle, but a stall of a
+ * busy peer (a descheduled CPU) does not cost the stream that follows it.
+ */
+static int test_spin_idle_or_stall(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *tx, *rx;
+	struct burst b;
+
+	tx = chan(sh, "idle", SHMRING_PRODUCER, SHMRING_MSG, 1 << 16, 0);
+	rx = chan(sh, "idle", SHMRING_CONSUMER, SHMRING_MSG, 1 << 16, 0);
+	b = (struct burst){ .tx = tx, .msgs = 20000, .pause_ns = 20000000,
+			    .after = 1 };
+	rx->spin_ns = SR_SPIN_MAX_NS;
+	CHECK_EQ(spin_after(&b, rx), SR_SPIN_MAX_NS);
+	/* One message per 10 ms: idle, down to the floor in five sleeps. */
+	b = (struct burst){ .tx = tx, .msgs = 0, .pause_ns = 10000000,
+			    .after = 8 };
+	CHECK_EQ(spin_after(&b, rx), SR_SPIN_MIN_NS);
+	CHECK_OK(shmring_channel_close(tx));
+	CHECK_OK(shmring_channel_close(rx));
+	shmring_close(sh);
+	return 0;
+}
+
 static int test_corrupt_layout(void)
 {
 	static const struct {
@@ -1190,6 +1261,7 @@ TAP_TESTS(
 	{ "pingpong_threads", pingpong_threads, 120 },
 	{ "pingpong_procs", pingpong_procs, 120 },
 	{ "spin_adapts", test_spin_adapts, 0 },
+	{ "spin_idle_or_stall", test_spin_idle_or_stall, 0 },
 	{ "corrupt_layout", test_corrupt_layout, 0 },
 	{ "corrupt_records", test_corrupt_records, 0 },
 	{ "corrupt_mpmc", test_corrupt_mpmc, 0 },

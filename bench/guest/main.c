@@ -10,7 +10,7 @@
  * any part failed its checks; the rows of the others are still printed.
  *
  * --quick is the smoke run of `make check`: every part, every check, few
- * iterations and a 64 MiB buffer for the mapping test.
+ * iterations, two repeats and a 16 MiB buffer for the mapping test.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -30,10 +30,10 @@ struct bench_cfg cfg = {
 
 static const struct bench_cfg quick = {
 	.quick = true,
-	.repeats = 3,
+	.repeats = 2,
 	.rt_iters = 300, .rt_warmup = 50,
 	.wake_iters = 50, .wake_warmup = 10,
-	.map_bytes = 64UL << 20,
+	.map_bytes = 16UL << 20,
 	.msgs = 1000, .msgs_warmup = 1000,
 	.slow_work_ns = 100000, .keepup_work_ns = 2000,
 };

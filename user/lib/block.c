@@ -32,8 +32,9 @@
  * its wait-queue lock, atomically with respect to WAKE: WAIT either returns
  * EAGAIN at once or is queued before W4 and woken by it. Flag changes ring
  * both bells unconditionally (sr_notify_all()), with the flag store taking
- * W1's place. A sleeper that times out leaves its flag set, which costs at
- * most one spurious WAKE.
+ * W1's place. On SPSC rings, whose sides have one sleeper each, a sleeper
+ * that did not sleep or timed out clears its flag (see sr_block()); on MPMC
+ * it stays set, which costs at most one spurious WAKE.
  *
  * Sleeps last at most SHMRING_LIVENESS_NS; after a slice that timed out the
  * sleeper checks that every participant lives (sr_channel_reap()), so a dead
@@ -145,6 +146,14 @@ int sr_block(struct shmring_channel *ch, enum sr_side side,
 		ch->stats.waits++;
 		adapt_spin(ch, sr_now_ns() - slept, ret);
 	}
+	/*
+	 * A side of an SPSC ring has one sleeper: if S3 saw the change, or
+	 * the sleep timed out, it takes its flag back, or the peer's next
+	 * publish would WAKE nobody. The caller checks again before any new
+	 * sleep, which sets the flag anew. MPMC sleepers share the flag.
+	 */
+	if (ch->kind != SHMRING_MPMC)
+		atomic_store_explicit(waiter, 0, memory_order_relaxed);
 
 	if (ret == -ETIMEDOUT) {
 		ch->stats.timeouts++;

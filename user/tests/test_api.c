@@ -942,6 +942,39 @@ static void ring_misaligned(struct shmring *sh)
 	atomic_store(&ring_of(sh, "v")->head, 4);
 }
 
+/*
+ * A sleeper on an SPSC ring that timed out takes its flag back, so the
+ * next publish makes no WAKE for nobody; MPMC's shared flag stays set.
+ */
+static int test_no_idle_wake(void)
+{
+	static const uint32_t kinds[] = { SHMRING_MSG, SHMRING_MPMC };
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p, *c;
+	struct shmring_stats st;
+	char buf[16], name[8];
+	unsigned int k;
+
+	for (k = 0; k < 2; k++) {
+		snprintf(name, sizeof(name), "w%u", k);
+		p = chan(sh, name, SHMRING_PRODUCER, kinds[k], k ? 64 : 4096,
+			 k ? 16 : 0);
+		c = chan(sh, name, SHMRING_CONSUMER, kinds[k], k ? 64 : 4096,
+			 k ? 16 : 0);
+		CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 20000000),
+			  ETIMEDOUT);
+		CHECK_OK(shmring_channel_stats(c, &st));
+		CHECK(st.waits >= 1);
+		CHECK_EQ(shmring_msg_send(p, "x", 1, 0), 1);
+		CHECK_OK(shmring_channel_stats(p, &st));
+		CHECK_EQ(st.wakes, kinds[k] == SHMRING_MPMC);
+		CHECK_OK(shmring_channel_close(p));
+		CHECK_OK(shmring_channel_close(c));
+	}
+	shmring_close(sh);
+	return 0;
+}
+
 struct burst {
 	struct shmring_channel *tx;
 	uint32_t msgs;		/* sent back to back, then: */
@@ -1262,6 +1295,7 @@ TAP_TESTS(
 	{ "pingpong_procs", pingpong_procs, 120 },
 	{ "spin_adapts", test_spin_adapts, 0 },
 	{ "spin_idle_or_stall", test_spin_idle_or_stall, 0 },
+	{ "no_idle_wake", test_no_idle_wake, 0 },
 	{ "corrupt_layout", test_corrupt_layout, 0 },
 	{ "corrupt_records", test_corrupt_records, 0 },
 	{ "corrupt_mpmc", test_corrupt_mpmc, 0 },

@@ -423,44 +423,57 @@ def icount_line(host):
             ", ".join("%s %.0f" % (api, v) for api, v in got))
 
 
-def round_probes(host):
-    """The median cache-line round trip of each round, in round order."""
-    r = find(host, "machine", "cacheline_round", 64, "ns_per_roundtrip")
-    return r["values"] if r and r["values"] else None
+def probes(host, t):
+    """Per round, the cache-line round trip measured just before the
+    numerator's and the denominator's repeat: where the hypervisor had put
+    the two vCPUs. None unless both have one per round."""
+    if t.where != "host" or t.num is None or t.den is None or not t.rounds():
+        return None
+    pn, pd = [find(host, "probe", r["transport"], r["msg_bytes"],
+                   "c2c_ns_before") for r in (t.num, t.den)]
+    if pn is None or pd is None or not \
+            len(pn["values"]) == len(pd["values"]) == len(t.rounds()):
+        return None
+    return list(zip(pn["values"], pd["values"]))
+
+
+def by_round(t, pr):
+    """A target's rounds as text: ratio (probe before each operand)."""
+    return "; ".join("%.2f (%.0f / %.0f ns)" % (r, a, b)
+                     for r, (a, b) in zip(t.rounds(), pr))
 
 
 def rounds_table(host, guest, lines):
-    """Each round's probe beside each host target's ratio in that round."""
-    probes = round_probes(host)
-    ts = [t for t in ratios(host, guest) if t.where == "host" and t.rounds()
-          and probes and len(t.rounds()) == len(probes)]
+    """Each host target round by round, beside the probes."""
+    ts = [(t, probes(host, t)) for t in ratios(host, guest)]
+    ts = [(t, pr) for t, pr in ts if pr]
     if not ts:
         return
     lines += ["", "### The host targets round by round", "",
-              "Each round's ratios beside the median cache-line round trip "
-              "of that round: where the hypervisor put the two vCPUs.", "",
-              "| round | cache line, ns | " +
-              " | ".join(t.name for t in ts) + " |",
-              "|---:|---:|" + "---:|" * len(ts)]
-    for i, ns in enumerate(probes):
-        lines.append("| %d | %.0f | %s |" % (
-            i + 1, ns, " | ".join("%.2f" % t.rounds()[i] for t in ts)))
+              "The ratio within each round, and in brackets the cache-line "
+              "round trip measured just before the numerator's and the "
+              "denominator's run: where the hypervisor had put the two "
+              "vCPUs.", "",
+              "| round | " + " | ".join(t.name for t, _ in ts) + " |",
+              "|---:|" + "---:|" * len(ts)]
+    for i in range(len(ts[0][0].rounds())):
+        lines.append("| %d | %s |" % (i + 1, " | ".join(
+            "%.2f (%.0f / %.0f ns)" % ((t.rounds()[i],) + pr[i])
+            for t, pr in ts)))
 
 
 def missed_by_round(host, guest):
-    """A sentence per missed host target: its ratio against each round's
-    probe, fastest placement first; None when nothing was missed."""
-    probes = round_probes(host)
+    """A sentence per missed host target, round by round; None when
+    nothing was missed."""
     out = []
     for t in ratios(host, guest):
-        r = t.rounds()
-        if t.where != "host" or t.verdict() == "pass" or not r or \
-                not probes or len(r) != len(probes):
+        pr = probes(host, t)
+        if t.verdict() == "pass" or not pr:
             continue
-        pairs = sorted(zip(probes, r))
-        out.append("%s, round by round (cache-line round trip: ratio): %s." %
-                   (t.name[0].upper() + t.name[1:], "; ".join(
-                       "%.0f ns: %.2f" % p for p in pairs)))
+        out.append("%s, round by round, with the cache-line round trip "
+                   "measured before the numerator's and the denominator's "
+                   "run: %s." % (t.name[0].upper() + t.name[1:],
+                                 by_round(t, pr)))
     return " ".join(out) or None
 
 

@@ -208,19 +208,16 @@ struct cell_run {
 	char why[256];
 	int n, nsc;
 	double mbs[64], mps[64], scs[64], cpu[64];
+	double probe[64];	/* cache-line round trip before each repeat */
 	struct lat_buf lat;
 };
 
 static struct cell_run *cells;
 static size_t ncells, capcells;
 
-/*
- * A cache-line round trip between the CPUs before each repeat (c2c.c), and
- * where each round's probes start in c2c[].
- */
+/* A cache-line round trip between the CPUs before each repeat (c2c.c). */
 static double *c2c;
 static int nc2c;
-static int *round_start;
 
 static struct cell_run *cell_add(const struct tp *tp, size_t msg,
 				 const char *group, bool calibrate)
@@ -285,8 +282,10 @@ static void cell_repeat(struct cell_run *cr)
 
 	if (cr->state)
 		return;
-	if (cfg.cpu_prod != cfg.cpu_cons)
-		c2c[nc2c++] = c2c_roundtrip_ns(cfg.cpu_prod, cfg.cpu_cons);
+	if (cfg.cpu_prod != cfg.cpu_cons) {
+		c2c[nc2c] = c2c_roundtrip_ns(cfg.cpu_prod, cfg.cpu_cons);
+		cr->probe[cr->n] = c2c[nc2c++];
+	}
 	ret = run_once(cr->tp, c, &r, cr->why, sizeof(cr->why));
 	if (ret) {
 		cell_failed(cr, ret);
@@ -323,6 +322,10 @@ static void cell_emit(struct cell_run *cr)
 		     &cr->lat);
 		emit(cr->group, c, "msgs_per_s", "msg/s", cr->mps, cr->n,
 		     &cr->lat);
+		/* where the two CPUs were for each repeat, in round order */
+		if (cfg.cpu_prod != cfg.cpu_cons)
+			emit("probe", c, "c2c_ns_before", "ns", cr->probe,
+			     cr->n, NULL);
 	}
 	if (cr->nsc)
 		emit("syscalls", c, "syscalls_per_msg", "syscalls", cr->scs,
@@ -352,50 +355,23 @@ static void cell_emit(struct cell_run *cr)
 	fflush(stdout);
 }
 
-/*
- * The probes as one row and their range on stdout, then the median probe
- * of each round as a row of its own, in round order: the report sets it
- * beside each round's ratios, which move with it.
- */
-static void c2c_emit(int rounds)
+/* The probes as one row, and their range on stdout. */
+static void c2c_emit(void)
 {
 	struct row row = {
 		.group = "machine", .transport = "cacheline", .msg_bytes = 64,
 		.metric = "ns_per_roundtrip", .unit = "ns",
 	};
-	struct row by_round = {
-		.group = "machine", .transport = "cacheline_round",
-		.msg_bytes = 64, .metric = "ns_per_roundtrip", .unit = "ns",
-	};
-	double med[STATS_MAX_REPEATS], *tmp;
-	struct summary s;
-	int i;
 
 	if (nc2c) {
-		/* sorted in place: a copy keeps c2c[] in round order */
-		tmp = malloc((size_t)nc2c * sizeof(*tmp));
-		if (!tmp) {
-			fprintf(stderr, "out of memory\n");
-			exit(1);
-		}
-		memcpy(tmp, c2c, (size_t)nc2c * sizeof(*tmp));
-		for (i = 0; i < rounds && i < STATS_MAX_REPEATS; i++) {
-			stats_summary(tmp + round_start[i],
-				      round_start[i + 1] - round_start[i], &s);
-			med[i] = s.median;
-		}
-		free(tmp);
 		row_summarize(&row, c2c, nc2c, NULL);
 		add_row(&row);
-		row_summarize(&by_round, med, i, NULL);
-		add_row(&by_round);
 		printf("# cache-line round trip CPU %d <-> %d before each "
 		       "repeat: median %.0f ns, %.0f to %.0f ns\n",
 		       cfg.cpu_prod, cfg.cpu_cons, row.s.median, row.s.min,
 		       row.s.max);
 	}
 	free(c2c);
-	free(round_start);
 }
 
 /*
@@ -410,15 +386,13 @@ static void run_cells(void)
 	size_t k;
 
 	c2c = calloc(ncells * (size_t)reps + 1, sizeof(*c2c));
-	round_start = calloc((size_t)reps + 1, sizeof(*round_start));
-	if (!c2c || !round_start) {
+	if (!c2c) {
 		fprintf(stderr, "out of memory\n");
 		exit(1);
 	}
 	for (k = 0; k < ncells; k++)
 		cell_calibrate(&cells[k]);
 	for (i = 0; i < reps; i++) {
-		round_start[i] = nc2c;
 		for (k = 0; k < ncells; k++)
 			cell_repeat(&cells[k]);
 		if (!cfg.quick) {
@@ -430,9 +404,8 @@ static void run_cells(void)
 		cell_emit(&cells[k]);
 		lat_free(&cells[k].lat);
 	}
-	round_start[reps] = nc2c;
 	free(cells);
-	c2c_emit(reps);
+	c2c_emit();
 }
 
 static bool selected(const char *name)

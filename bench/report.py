@@ -391,6 +391,21 @@ ICOUNT_APIS = [("copy", "copying SPSC: send + recv, bytes copied in and "
                ("mpmc", "MPMC: reserve + commit, peek + release")]
 
 
+def steal_line(host):
+    """The repeats run again for steal, as a sentence; None without."""
+    r = find(host, "machine", "steal_redone", 0, "repeats")
+    if r is None:
+        return None
+    n = int(r["median"])
+    if not n:
+        return ("No repeat of the host part lost over 5% of the CPUs to the "
+                "hypervisor (steal time).")
+    return ("%d of the host's repeats %s run again because the hypervisor "
+            "took over 5%% of the CPUs (steal time) during %s; every repeat "
+            "kept ran with less, or was the third try." % (
+                n, "was" if n == 1 else "were", "it" if n == 1 else "them"))
+
+
 def icount_table(host, lines):
     """The ring's instructions per message, by API and size."""
     rows = [r for r in host if r["group"] == "icount"]
@@ -528,9 +543,9 @@ def summary(host, guest, args, chart_ok):
                                                       spread(t.den))]))
     lines += ["", "A syscall count passes below %g per message (it rounds to "
               "0.000)." % ZERO_SYSCALLS]
-    machine = c2c_line(host)
-    if machine:
-        lines += ["", machine]
+    for text in (c2c_line(host), steal_line(host)):
+        if text:
+            lines += ["", text]
     rounds_table(host, guest, lines)
     icount_table(host, lines)
     lines += ["", "Context (no target):", "",
@@ -638,9 +653,9 @@ def readme_block(host, guest):
              "|---|---:|---:|---|---|"]
     for t in ratios(host, guest):
         lines.append(target_row(t, [t.where]))
-    machine = c2c_line(host)
-    if machine:
-        lines += ["", machine]
+    for text in (c2c_line(host), steal_line(host)):
+        if text:
+            lines += ["", text]
     missed = missed_by_round(host, guest)
     if missed:
         lines += ["", missed]

@@ -187,13 +187,17 @@ int tp_posix_mq(const struct cell *c, struct rep *out, char *why, size_t n);
 int tp_memcpy(const struct cell *c, struct rep *out, char *why, size_t n);
 int tp_memcpy_raw(const struct cell *c, struct rep *out, char *why, size_t n);
 
-/* sysload.c: CPU time others took during the run, printed at the end. */
+/*
+ * sysload.c: CPU time others took during the run, printed at the end, and
+ * the share of the CPUs the hypervisor took (steal) since sysload_start().
+ */
 struct sysload {
 	bool ok;
 	double busy, steal, own, wall;	/* seconds */
 };
 void sysload_start(struct sysload *s);
 void sysload_report(const struct sysload *s);
+double sysload_steal(const struct sysload *s);
 
 /* harness.c: pins the calling thread to @cpu (< 0: no pinning); -errno. */
 int pin_cpu(int cpu);

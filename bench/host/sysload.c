@@ -49,6 +49,17 @@ void sysload_start(struct sysload *s)
 	s->wall = (double)now_ns() / 1e9;
 }
 
+double sysload_steal(const struct sysload *s)
+{
+	double busy, steal, wall;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!s->ok || read_stat(&busy, &steal) || ncpu < 1)
+		return 0;
+	wall = ((double)now_ns() / 1e9 - s->wall) * (double)ncpu;
+	return wall > 0 ? (steal - s->steal) / wall : 0;
+}
+
 void sysload_report(const struct sysload *s)
 {
 	double busy, steal, wall, others;

@@ -90,12 +90,11 @@ int sr_spsc_room(struct shmring_channel *ch, uint32_t need,
 	int ret;
 
 	for (;;) {
-		/* Relaxed: a late look at HUP costs one more message at most. */
+		if (room_known(ch, need))
+			return 0;
 		if (atomic_load_explicit(&r->ctl.flags, memory_order_relaxed) &
 		    (SHMRING_CH_HUP | SHMRING_CH_BROKEN))
 			return -EPIPE;
-		if (ch->cap - (ch->tail - ch->head_cache) >= need)
-			return 0;
 		h = atomic_load_explicit(&r->head, memory_order_acquire);
 		/* head only moves forward, and never past what we published */
 		if (h - ch->head_cache > ch->tail_pub - ch->head_cache ||

@@ -49,33 +49,43 @@ void sysload_start(struct sysload *s)
 	s->wall = (double)now_ns() / 1e9;
 }
 
-double sysload_steal(const struct sysload *s)
+/*
+ * Since sysload_start(): CPU seconds busy and stolen, and the CPU seconds
+ * there were (wall time times CPUs). -1 when /proc/stat cannot tell.
+ */
+static int since(const struct sysload *s, double *busy, double *steal,
+		 double *cpu_secs)
 {
-	double busy, steal, wall;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (!s->ok || read_stat(&busy, &steal) || ncpu < 1)
-		return 0;
-	wall = ((double)now_ns() / 1e9 - s->wall) * (double)ncpu;
-	return wall > 0 ? (steal - s->steal) / wall : 0;
+	if (!s->ok || ncpu < 1 || read_stat(busy, steal))
+		return -1;
+	*busy -= s->busy;
+	*steal -= s->steal;
+	*cpu_secs = ((double)now_ns() / 1e9 - s->wall) * (double)ncpu;
+	return *cpu_secs > 0 ? 0 : -1;
+}
+
+double sysload_steal(const struct sysload *s)
+{
+	double busy, steal, cpu_secs;
+
+	return since(s, &busy, &steal, &cpu_secs) ? 0 : steal / cpu_secs;
 }
 
 void sysload_report(const struct sysload *s)
 {
-	double busy, steal, wall, others;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	double busy, steal, cpu_secs, others;
 
-	if (!s->ok || read_stat(&busy, &steal) || ncpu < 1)
+	if (since(s, &busy, &steal, &cpu_secs))
 		return;
-	wall = ((double)now_ns() / 1e9 - s->wall) * (double)ncpu;
-	if (wall <= 0)
-		return;
-	others = (busy - s->busy) - (own_secs() - s->own);
+	others = busy - (own_secs() - s->own);
 	if (others < 0)
 		others = 0;
 	printf("# load: other processes used %.1f%% and the hypervisor (steal) "
 	       "%.1f%% of the %ld CPUs during the run%s\n",
-	       others / wall * 100, (steal - s->steal) / wall * 100, ncpu,
-	       others / wall > 0.05 || (steal - s->steal) / wall > 0.05 ?
+	       others / cpu_secs * 100, steal / cpu_secs * 100,
+	       sysconf(_SC_NPROCESSORS_ONLN),
+	       others / cpu_secs > 0.05 || steal / cpu_secs > 0.05 ?
 	       ": the numbers may be disturbed" : "");
 }

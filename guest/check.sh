@@ -15,28 +15,37 @@ build_user
 
 echo "TAP version 13"
 
+# How long each stage took, against make check's 20-minute budget.
+t0=0
+took() { echo "# $1 took $((SECONDS - t0)) s"; t0=$SECONDS; }
+took "set-up (packages, kernel source, builds)"
+
 # Style gates first: checkpatch, sparse and W=1 on every kernel.
 echo "# style gates"
 style=$(bash "$TOP/guest/style.sh" 2>&1) || true
 fold_results style "$style"
+took "style gates"
 
 # DKMS add, build, install and remove for every kernel (about 20 s), in
 # throw-away trees: the host's DKMS state is left as it was.
 echo "# dkms check"
 dkms=$(bash "$TOP/guest/dkms-check.sh" 2>&1) || true
 fold_results dkms "$dkms"
+took "dkms check"
 
 # libshmring on the host, without the module: plain, ASan+UBSan and TSan
 # builds over a memfd with futex WAIT/WAKE.
 echo "# libshmring host tests"
 host=$(make -s -C "$TOP/user" OUTPUT="$BUILD/user" check 2>&1) || true
 fold_results "libshmring host" "$host"
+took "libshmring host tests"
 
 # make install and make uninstall into a scratch DESTDIR: files, modes,
 # SONAME, pkg-config, man pages, and nothing left behind.
 echo "# make install"
 inst=$(bash "$TOP/guest/install-check.sh" 2>&1) || true
 fold_results "make install" "$inst"
+took "make install"
 
 for flavour in ${KERNELS:-$KERNEL_FLAVOURS}; do
 	prepare_guest "$flavour" check
@@ -44,6 +53,7 @@ for flavour in ${KERNELS:-$KERNEL_FLAVOURS}; do
 	rc=0
 	boot "$kernel" "$initrd" "$logf" "$GUEST_SECONDS" || rc=$?
 	judge_guest "$release ($version)" "$logf" "$rc" "$GUEST_SECONDS"
+	took "$release guest"
 done
 
 # make bench, in miniature, so that it cannot rot: both halves with every
@@ -55,6 +65,8 @@ if BENCH_GUEST=1 bash "$TOP/bench/run.sh" --quick >"$BUILD/bench-smoke.log" 2>&1
 else
 	sed 's/^/# /' "$BUILD/bench-smoke.log"
 	failed=$((failed + 1)); note "not ok $n bench smoke run (host and guest)"
+	note_why "$BUILD/bench-smoke.log"
 fi
+took "bench smoke run"
 
 finish

@@ -289,6 +289,20 @@ passed=0 failed=0 skipped=0 n=0
 results=()
 note() { results+=("$1"); }
 
+# note_why <log>: after a failed result, the lines of its log that say why
+# (or its last lines), so that they stand in the summary at the end, which
+# is what a CI page shows; the whole log scrolled past far above it.
+note_why() {
+	local line why
+	why=$(tr -d '\r' <"$1" | grep -vE '^[#[:space:]]*ok [0-9]+ ' |
+		grep -iE 'error|fail|mismatch|watchdog|timed out|killed|BUG:|WARNING:|Oops|panic' |
+		tail -n 12 || true)
+	[ -n "$why" ] || why=$(tr -d '\r' <"$1" | tail -n 12)
+	while IFS= read -r line; do
+		note "# ${line#\# }"
+	done <<<"$why"
+}
+
 # KASAN, KFENCE and lockdep reports start with BUG: or WARNING:.
 SPLAT='BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic|RCU stall|hung_task|INFO: task|UBSAN'
 
@@ -318,10 +332,12 @@ judge_guest() {
 	if [ "$rc" -eq 124 ]; then
 		note "not ok $n $label guest # TIMEOUT after ${secs}s"
 		tail -n 60 "$logf" | sed 's/^/# /'
+		note_why "$logf"
 		failed=$((failed + 1))
 	elif ! grep -q '^@@shmring-done rc=0' "$logf" || [ -z "$ktap" ]; then
 		note "not ok $n $label guest # did not finish cleanly (qemu rc=$rc)"
 		tail -n 60 "$logf" | sed 's/^/# /'
+		note_why "$logf"
 		failed=$((failed + 1))
 	else
 		note "ok $n $label guest"

@@ -44,6 +44,7 @@ void *shared_alloc(size_t size);
 void shared_free(void *p, size_t size);
 int wait_child(int pid, const char *what);
 int wait_pair(const int pid[2], const char *const what[2]);
+int run_in_child(int (*fn)(void), const char *what);
 int run_cmd(const char *const argv[]);
 long nvcsw_self(void);
 

@@ -19,6 +19,8 @@
 #include "bench.h"
 
 #define WORD_OFF	0x10000UL
+/* Watchdog: far above any honest run, even under TCG. */
+#define CALLCOST_ALARM_S	300
 
 enum call {
 	NULL_SYSCALL, BAD_IOCTL, INFO, SHM_WAKE, FUTEX_WAKE0, SHM_EAGAIN,
@@ -68,6 +70,7 @@ static int callcost_child(void)
 	int64_t t0;
 	int mfd, ret = 0;
 
+	alarm(CALLCOST_ALARM_S);
 	if (pin_cpu(CPU_A) || shmring_map_open(&m))
 		return -1;
 	mfd = memfd_create("bench-cost", MFD_CLOEXEC);
@@ -112,17 +115,5 @@ out:
 
 int bench_callcost(void)
 {
-	int pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		errorf("fork: %m");
-		return -1;
-	}
-	if (!pid) {
-		alarm(300);
-		_exit(callcost_child() ? 1 : 0);
-	}
-	return wait_child(pid, "call cost");
+	return run_in_child(callcost_child, "call cost");
 }

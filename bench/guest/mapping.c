@@ -99,23 +99,12 @@ static int mapping_child(void)
 int bench_mapping(void)
 {
 	char size[32];
-	int pid, ret;
+	int ret;
 
 	snprintf(size, sizeof(size), "%luM", cfg.map_bytes >> 20);
 	if (module_reload(size))
 		return -1;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		errorf("fork: %m");
-		ret = -1;
-	} else if (!pid) {
-		ret = mapping_child();
-		fflush(NULL);
-		_exit(ret ? 1 : 0);
-	} else {
-		ret = wait_child(pid, "mapping test");
-	}
+	ret = run_in_child(mapping_child, "mapping test");
 	/* Back to the default size for whatever runs next. */
 	if (module_reload(NULL))
 		ret = -1;

@@ -317,19 +317,5 @@ static int scale_child(void)
 /* In a child: thousands of threads, and a hang ends with the watchdog. */
 int bench_scale(void)
 {
-	int pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		errorf("fork: %m");
-		return -1;
-	}
-	if (!pid) {
-		int ret = scale_child();
-
-		fflush(NULL);
-		_exit(ret ? 1 : 0);
-	}
-	return wait_child(pid, "scale test");
+	return run_in_child(scale_child, "scale test");
 }

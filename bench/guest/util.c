@@ -150,6 +150,29 @@ int wait_pair(const int pid[2], const char *const what[2])
 	return ret;
 }
 
+/*
+ * Runs @fn in a child and waits for it, so that what a part does to its
+ * process (threads by the thousand, a device mapping, a watchdog) ends with
+ * it. 0 if @fn returned 0.
+ */
+int run_in_child(int (*fn)(void), const char *what)
+{
+	int pid, ret;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		errorf("fork: %m");
+		return -1;
+	}
+	if (!pid) {
+		ret = fn();
+		fflush(NULL);
+		_exit(ret ? 1 : 0);
+	}
+	return wait_child(pid, what);
+}
+
 /* Runs a command found on PATH and waits for it. */
 int run_cmd(const char *const argv[])
 {

@@ -16,7 +16,7 @@ PARAMS=/sys/module/shmring/parameters
 T=/tmp/shmring_perm
 
 ktap_print_header
-ktap_set_plan 9
+ktap_set_plan 10
 
 command -v shmring >/dev/null || ktap_exit_fail_msg "the shmring tool is not in PATH"
 [ -n "$SHMRING_KO" ] || ktap_exit_fail_msg "SHMRING_KO is not set"
@@ -44,9 +44,10 @@ node() {
 reload_0660() {
 	shmring_unload &&
 	expect 0 '' shmring load -m "$SHMRING_KO" size="$orig_size" mode=0660 &&
-	[ "$(cat $PARAMS/mode)" = 0660 ] && node 660 root
+	[ "$(cat $PARAMS/mode)" = 0660 ] && node 660 root &&
+	expect 0 '^param-mode: 0660$' shmring status
 }
-ktap_test_result "load with mode=0660: the node is 0660, the parameter reads 0660" reload_0660
+ktap_test_result "load with mode=0660: the node is 0660, the parameter and status read 0660" reload_0660
 
 # What 60-shmring.rules does on a system with udev.
 chgrp_dev() {
@@ -111,6 +112,23 @@ octal() {
 	[ "$(cat $PARAMS/mode)" = 0640 ] && node 640 root
 }
 ktap_test_result "mode=640 is octal: the node is 0640" octal
+
+# "options shmring" lines in /etc/modprobe.d apply to shmring load, as to
+# modprobe; the parameters on its command line come after them, and win.
+CONF=/etc/modprobe.d/shmring-perm-test.conf
+modprobe_d() {
+	shmring_unload && mkdir -p /etc/modprobe.d &&
+	echo "options shmring mode=0604" >$CONF &&
+	expect 0 'loaded .* mode=0604$' shmring load -m "$SHMRING_KO" &&
+	node 604 root && shmring_unload &&
+	expect 0 'loaded .* mode=0604 mode=0660$' \
+		shmring load -m "$SHMRING_KO" mode=0660 &&
+	node 660 root
+	rc=$?
+	rm -f $CONF
+	return $rc
+}
+ktap_test_result "options in /etc/modprobe.d apply to shmring load; its own parameters override them" modprobe_d
 
 # A fresh node: root's, with the default mode, the group forgotten.
 restore() {

@@ -42,8 +42,11 @@ static const char load_usage[] =
 "                      rounded up to whole pages (default 4M)\n"
 "  mode=OCTAL          permission bits of " SHMRING_DEVICE ", 0001 to 0777\n"
 "                      (default 0600), for systems without udev\n"
-"  PARAM=VALUE         passed to the module as is; options in\n"
-"                      /etc/modprobe.d apply to modprobe only\n"
+"  PARAM=VALUE         passed to the module as is\n"
+"\n"
+"As with modprobe, \"options shmring ...\" lines in /etc/modprobe.d come\n"
+"first and the parameters given here, after them, override theirs.\n"
+"Install and blacklist lines are modprobe's alone.\n"
 "\n"
 "Exit status: 0 when loaded, 1 on an error (already loaded, not root,\n"
 "module not found, refused by the kernel), 2 on a usage error.\n";
@@ -64,9 +67,9 @@ static const char status_usage[] =
 "Usage: shmring status\n"
 "\n"
 "Show the module's state (live, coming, going, builtin or not loaded),\n"
-"its reference count and holders, its size parameter, its version, the\n"
-"module file for the running kernel, and the device node with its mode\n"
-"and owner, as \"key: value\" lines.\n"
+"its reference count and holders, its size and mode parameters, its\n"
+"version, the module file for the running kernel, and the device node\n"
+"with its mode and owner, as \"key: value\" lines.\n"
 "\n"
 "Options:\n"
 "  -h, --help   show this help and exit\n"
@@ -257,6 +260,10 @@ int module_print_status(const char *device)
 		else
 			printf("param-size: %s\n", line);
 	}
+	/* The node's bits at load time; a chmod since shows under node:. */
+	if (st >= 0 && !read_line(SYSFS_MOD "/parameters/mode", line,
+				  sizeof(line)))
+		printf("param-mode: %s\n", line);
 	print_version(mod, st >= 0);
 	path = kmod_module_get_path(mod);
 	if (path)
@@ -305,7 +312,8 @@ static void add_param(char *opts, const char *word)
 		tool_usage("too many module parameters");
 }
 
-static void load_error(int err, const char *name, const char *file)
+static void load_error(int err, const char *name, const char *file,
+		       const char *params)
 {
 	switch (err) {
 	case EPERM:
@@ -326,7 +334,12 @@ static void load_error(int err, const char *name, const char *file)
 				 file);
 		break;
 	case EINVAL:
-		tool_err(err, "invalid parameter (see dmesg)");
+		if (*params)
+			tool_err(err, "invalid parameter in '%s' (see dmesg)",
+				 params);
+		else
+			tool_err(err, "%s: refused as invalid (see dmesg)",
+				 file);
 		break;
 	case ENOEXEC:
 		tool_err(err, "%s: invalid module format, built for another kernel? (see dmesg)",
@@ -356,11 +369,11 @@ int cmd_load(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char optstring[] = ":m:h";
-	static char params[OPTS_MAX];
-	const char *path = NULL, *name, *file;
+	static char params[OPTS_MAX], all[2 * OPTS_MAX];
+	const char *path = NULL, *name, *file, *conf;
 	struct kmod_module *mod;
 	struct kmod_ctx *ctx;
-	int c, st, err, ret = 1;
+	int c, st, err, n, ret = 1;
 
 	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
 		switch (c) {
@@ -414,13 +427,21 @@ int cmd_load(int argc, char **argv)
 			 name, kmod_get_dirname(ctx));
 		goto out_mod;
 	}
-	err = kmod_module_insert_module(mod, 0, params);
-	if (err) {
-		load_error(-err, name, file);
+	/* The kernel applies them in order: the command line's win. */
+	conf = kmod_module_get_options(mod);
+	n = snprintf(all, sizeof(all), "%s%s%s", conf ? conf : "",
+		     conf && *conf && *params ? " " : "", params);
+	if (n < 0 || (size_t)n >= sizeof(all)) {
+		tool_err(E2BIG, "%s: the options in modprobe.d are too long",
+			 name);
 		goto out_mod;
 	}
-	printf("%s: loaded %s%s%s\n", name, file, *params ? " " : "",
-	       params);
+	err = kmod_module_insert_module(mod, 0, all);
+	if (err) {
+		load_error(-err, name, file, all);
+		goto out_mod;
+	}
+	printf("%s: loaded %s%s%s\n", name, file, *all ? " " : "", all);
 	ret = 0;
 out_mod:
 	kmod_module_unref(mod);

@@ -406,6 +406,18 @@ def steal_line(host):
                 n, "was" if n == 1 else "were", "it" if n == 1 else "them"))
 
 
+def redo_line(guest):
+    """The guest's round-trip runs run again, as a sentence; None without."""
+    r = find(guest, "machine", "roundtrip_redone", 0, "runs")
+    if r is None or not int(r["median"]):
+        return None
+    n = int(r["median"])
+    return ("%d of the guest's round-trip runs %s run again because fewer "
+            "than half of %s round trips blocked on both sides: the host "
+            "took a vCPU away between a post and the sleep." % (
+                n, "was" if n == 1 else "were", "its" if n == 1 else "their"))
+
+
 def icount_table(host, lines):
     """The ring's instructions per message, by API and size."""
     rows = [r for r in host if r["group"] == "icount"]
@@ -543,7 +555,7 @@ def summary(host, guest, args, chart_ok):
                                                       spread(t.den))]))
     lines += ["", "A syscall count passes below %g per message (it rounds to "
               "0.000)." % ZERO_SYSCALLS]
-    for text in (c2c_line(host), steal_line(host)):
+    for text in (c2c_line(host), steal_line(host), redo_line(guest)):
         if text:
             lines += ["", text]
     rounds_table(host, guest, lines)
@@ -653,7 +665,7 @@ def readme_block(host, guest):
              "|---|---:|---:|---|---|"]
     for t in ratios(host, guest):
         lines.append(target_row(t, [t.where]))
-    for text in (c2c_line(host), steal_line(host)):
+    for text in (c2c_line(host), steal_line(host), redo_line(guest)):
         if text:
             lines += ["", text]
     missed = missed_by_round(host, guest)

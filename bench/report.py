@@ -407,15 +407,23 @@ def steal_line(host):
 
 
 def redo_line(guest):
-    """The guest's round-trip runs run again, as a sentence; None without."""
-    r = find(guest, "machine", "roundtrip_redone", 0, "runs")
-    if r is None or not int(r["median"]):
+    """The guest's runs run again, as a sentence; None without."""
+    said = []
+    for what, runs, why in (
+            ("roundtrip_redone", "round-trip run", "fewer than half of "
+             "the round trips blocked on both sides"),
+            ("keepup_redone", "keep-up run", "the producer stalled for "
+             "longer than the consumer's longest spin more than once per "
+             "4000 messages")):
+        r = find(guest, "machine", what, 0, "runs")
+        if r is not None and int(r["median"]):
+            n = int(r["median"])
+            said.append("%d %s%s, because %s" % (n, runs,
+                                                "" if n == 1 else "s", why))
+    if not said:
         return None
-    n = int(r["median"])
-    return ("%d of the guest's round-trip runs %s run again because fewer "
-            "than half of %s round trips blocked on both sides: the host "
-            "took a vCPU away between a post and the sleep." % (
-                n, "was" if n == 1 else "were", "its" if n == 1 else "their"))
+    return ("The guest ran again (at most twice each) %s: the host had "
+            "taken a vCPU away." % "; and ".join(said))
 
 
 def icount_table(host, lines):

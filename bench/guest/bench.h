@@ -54,6 +54,7 @@ long nvcsw_self(void);
  */
 void csv_row(const struct row *r, const double *reps, unsigned int nreps,
 	     struct lat_buf *lat);
+void redone_row(const char *what, unsigned int n);
 
 /* The parts; each returns 0 or -1 after printing why. */
 int bench_roundtrip(void);

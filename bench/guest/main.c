@@ -109,6 +109,18 @@ void csv_row(const struct row *r, const double *reps, unsigned int nreps,
 	fflush(stdout);
 }
 
+/* For the report: how many runs the host's hiccups cost a part. */
+void redone_row(const char *what, unsigned int n)
+{
+	struct row r = {
+		.group = "machine", .transport = what, .msg_bytes = 0,
+		.metric = "runs", .unit = "runs",
+	};
+	double v = n;
+
+	csv_row(&r, &v, 1, NULL);
+}
+
 /* What the numbers rest on: the clock and what one read of it costs. */
 static void describe_clock(void)
 {

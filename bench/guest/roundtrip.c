@@ -246,16 +246,8 @@ int bench_roundtrip(void)
 		     "min %.3f, max %.3f", transports[t]->name,
 		     s.median, s.min, s.max);
 	}
-	if (!ret) {
-		/* For the report: how many runs the host's hiccups cost. */
-		struct row r = {
-			.group = "machine", .transport = "roundtrip_redone",
-			.msg_bytes = 0, .metric = "runs", .unit = "runs",
-		};
-		double v = redone;
-
-		csv_row(&r, &v, 1, NULL);
-	}
+	if (!ret)
+		redone_row("roundtrip_redone", redone);
 	for (t = 0; t < NR_TP && !ret; t++) {
 		if (blocked[t] < MIN_BLOCKED_FAIL) {
 			errorf("roundtrip %s: only %.1f%% of round trips "

@@ -10,12 +10,13 @@
  * timed window, and a round trip in which either count did not move (the
  * answer came before the sleep began) is left out of the statistics. Under
  * TCG that happens to a few in a hundred, and to most of them while the
- * host keeps taking a vCPU away between a side's post and its await. So a
- * run where fewer than half of the round trips blocked runs again, at most
- * RT_REDO times, and only a transport that still blocks in almost none of
- * them (it does not sleep at all) fails: with a busy loop competing for the
- * host's two cores, shmring and the futex both fell to 14-30% at times. The fraction is printed; for the
- * word transports, so is the share of WAKEs that found the peer asleep.
+ * host keeps taking a vCPU away between a side's post and its await: with
+ * a busy loop competing for the host's two cores, shmring and the futex
+ * alike fell to 11-49% in single runs. So a run where fewer than half of
+ * the round trips blocked runs again, at most RT_REDO times, and only a
+ * transport that still blocks in almost none of them (it does not sleep at
+ * all) fails. The fraction is printed; for the word transports, so is the
+ * share of WAKEs that found the peer asleep.
  *
  * Each repeat forks a fresh pair per transport, warms up, then times n
  * round trips; it stands for the median of them, since under TCG a host

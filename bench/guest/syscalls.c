@@ -20,9 +20,9 @@
  * A producer that stalls for longer than the consumer's longest spin (the
  * host took its vCPU away: TCG) makes the consumer sleep, as it should, for
  * a WAIT and a WAKE that say nothing of the ring. As the host half does for
- * steal time, a keep-up repeat in which the producer stalled so more than
- * once per STALL_MSGS messages runs again, at most REDO_MAX times, and the
- * report says how many did.
+ * steal time, a keep-up repeat with more than one such stall per
+ * STALL_MSGS messages runs again, at most REDO_MAX times, and the report
+ * says how many did.
  */
 #define _GNU_SOURCE
 #include <signal.h>

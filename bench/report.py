@@ -426,6 +426,15 @@ def redo_line(guest):
             "taken a vCPU away." % "; and ".join(said))
 
 
+def machine_lines(host, guest):
+    """What the machines did during the run, as paragraphs of markdown."""
+    out = []
+    for text in (c2c_line(host), steal_line(host), redo_line(guest)):
+        if text:
+            out += ["", text]
+    return out
+
+
 def icount_table(host, lines):
     """The ring's instructions per message, by API and size."""
     rows = [r for r in host if r["group"] == "icount"]
@@ -472,10 +481,14 @@ def probes(host, t):
     return list(zip(pn["values"], pd["values"]))
 
 
+def round_text(ratio, probe):
+    """One round: its ratio (the probe before each operand)."""
+    return "%.2f (%.0f / %.0f ns)" % ((ratio,) + tuple(probe))
+
+
 def by_round(t, pr):
-    """A target's rounds as text: ratio (probe before each operand)."""
-    return "; ".join("%.2f (%.0f / %.0f ns)" % (r, a, b)
-                     for r, (a, b) in zip(t.rounds(), pr))
+    """A target's rounds as text."""
+    return "; ".join(round_text(r, p) for r, p in zip(t.rounds(), pr))
 
 
 def rounds_table(host, guest, lines):
@@ -493,8 +506,7 @@ def rounds_table(host, guest, lines):
               "|---:|" + "---:|" * len(ts)]
     for i in range(len(ts[0][0].rounds())):
         lines.append("| %d | %s |" % (i + 1, " | ".join(
-            "%.2f (%.0f / %.0f ns)" % ((t.rounds()[i],) + pr[i])
-            for t, pr in ts)))
+            round_text(t.rounds()[i], pr[i]) for t, pr in ts)))
 
 
 def missed_by_round(host, guest):
@@ -563,9 +575,7 @@ def summary(host, guest, args, chart_ok):
                                                       spread(t.den))]))
     lines += ["", "A syscall count passes below %g per message (it rounds to "
               "0.000)." % ZERO_SYSCALLS]
-    for text in (c2c_line(host), steal_line(host), redo_line(guest)):
-        if text:
-            lines += ["", text]
+    lines += machine_lines(host, guest)
     rounds_table(host, guest, lines)
     icount_table(host, lines)
     lines += ["", "Context (no target):", "",
@@ -673,9 +683,7 @@ def readme_block(host, guest):
              "|---|---:|---:|---|---|"]
     for t in ratios(host, guest):
         lines.append(target_row(t, [t.where]))
-    for text in (c2c_line(host), steal_line(host), redo_line(guest)):
-        if text:
-            lines += ["", text]
+    lines += machine_lines(host, guest)
     missed = missed_by_round(host, guest)
     if missed:
         lines += ["", missed]

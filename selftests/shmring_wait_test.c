@@ -1192,6 +1192,8 @@ static unsigned long pp_rounds(void)
 /*
  * Two processes, each with its own open and mapping, then the same over a
  * shared futex on a memfd for scale. Timings are printed, never judged.
+ * The futex only gives the scale, which a fifth of the rounds measures as
+ * well: that saves a quarter of a minute on every guest.
  */
 TEST_F_TIMEOUT(shmring_wait, pingpong_processes, 300)
 {
@@ -1199,7 +1201,8 @@ TEST_F_TIMEOUT(shmring_wait, pingpong_processes, 300)
 	uint64_t off = 12 * c->page + 64;
 	struct pp_side s = { .word = word(c, off), .fd = c->fd, .off = off,
 			     .rounds = pp_rounds() };
-	struct pp_side f = { .fd = -1, .rounds = s.rounds };
+	struct pp_side f = { .fd = -1,
+			     .rounds = s.rounds > 5 ? s.rounds / 5 : 1 };
 	int64_t shm_ns, fut_ns;
 	int mfd;
 

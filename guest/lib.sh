@@ -234,15 +234,15 @@ prepare_guest() {
 	build_initramfs "$initrd" "$release" "$ko" "$2"
 }
 
-# boot <vmlinuz> <initramfs> <log> <seconds>: 2 vCPUs under TCG (nested KVM
-# hangs here). Returns 124 when the guest outlives its time.
+# boot <vmlinuz> <initramfs> <log> <seconds> [kernel args]: 2 vCPUs under
+# TCG (nested KVM hangs here). Returns 124 when the guest outlives its time.
 boot() {
-	local kernel=$1 initrd=$2 logf=$3 secs=$4 rc=0
+	local kernel=$1 initrd=$2 logf=$3 secs=$4 extra=${5:-} rc=0
 	timeout --foreground -k 10 "$secs" qemu-system-x86_64 \
 		-accel tcg -cpu max -smp 2 -m "${GUEST_MEM:-1536}" \
 		-nographic -no-reboot -nodefaults -serial stdio \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=3 rdinit=/init" \
+		-append "console=ttyS0 panic=-1 loglevel=3 rdinit=/init${extra:+ $extra}" \
 		</dev/null | stdbuf -oL tr -d '\r' >"$logf" || rc=$?
 	return "$rc"
 }

@@ -482,8 +482,10 @@ def probes(host, t):
 
 
 def round_text(ratio, probe):
-    """One round: its ratio (the probe before each operand)."""
-    return "%.2f (%.0f / %.0f ns)" % ((ratio,) + tuple(probe))
+    """One round: its ratio (the probe before each operand; 0 is a probe
+    that failed)."""
+    return "%.2f (%s / %s ns)" % ((ratio,) + tuple(
+        "%.0f" % p if p > 0 else "?" for p in probe))
 
 
 def by_round(t, pr):

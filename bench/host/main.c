@@ -307,8 +307,10 @@ static void cell_repeat(struct cell_run *cr)
 		lat_free(&r.lat);
 		redone++;
 	}
-	if (cfg.cpu_prod != cfg.cpu_cons)
-		c2c[nc2c++] = cr->probe[cr->n] = probe;
+	/* 0 is a probe that failed: unknown, and out of the median. */
+	cr->probe[cr->n] = probe;
+	if (probe > 0)
+		c2c[nc2c++] = probe;
 	cr->mbs[cr->n] = (double)r.msgs * (double)c->msg / r.secs / 1e6;
 	cr->mps[cr->n] = (double)r.msgs / r.secs;
 	cr->n++;

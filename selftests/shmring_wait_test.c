@@ -1193,7 +1193,7 @@ static unsigned long pp_rounds(void)
  * Two processes, each with its own open and mapping, then the same over a
  * shared futex on a memfd for scale. Timings are printed, never judged.
  * The futex only gives the scale, which a fifth of the rounds measures as
- * well: that saves a quarter of a minute on every guest.
+ * well; shmring keeps every round.
  */
 TEST_F_TIMEOUT(shmring_wait, pingpong_processes, 300)
 {

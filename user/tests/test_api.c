@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -824,25 +825,37 @@ static int pingpong_procs(void) { return pingpong(true); }
  * The spin adapts: a producer that pauses 100 us before each message (over
  * the initial spin, under the longest) is soon waited out by spinning, so the
  * consumer sleeps only while the budget grows. With a fixed 30 us spin it
- * would sleep for almost every message. Quiet, it sleeps a handful of times;
- * the bound leaves room for a machine busy with other work, where a thread
- * descheduled for milliseconds makes real pauses longer than any spin.
+ * would sleep for almost every message. Quiet, it sleeps a handful of times.
+ * A producer descheduled for longer than the longest spin makes a real
+ * pause, which rightly costs a sleep and shrinks the budget: a run where
+ * that happened to more than one message in a hundred (a host taking a
+ * vCPU away) runs again, at most twice.
  */
 #define HICCUPS		2000
 #define HICCUP_NS	100000
+#define HICCUP_STALLS	(HICCUPS / 100)
+#define HICCUP_TRIES	3
+
+struct hiccups {
+	struct shmring_channel *tx;
+	uint32_t stalls;	/* sends later than the longest spin */
+};
 
 static void *hiccup_producer(void *arg)
 {
-	struct shmring_channel *tx = arg;
+	struct hiccups *h = arg;
+	int64_t last = now_ns(), end;
 	uint32_t i;
 
 	for (i = 0; i < HICCUPS; i++) {
-		int64_t end = now_ns() + HICCUP_NS;
-
+		end = now_ns() + HICCUP_NS;
 		while (now_ns() < end)
 			;
-		if (shmring_msg_send(tx, &i, sizeof(i), -1) != sizeof(i))
+		if (shmring_msg_send(h->tx, &i, sizeof(i), -1) != sizeof(i))
 			return (void *)1;
+		if (now_ns() - last > SR_SPIN_MAX_NS)
+			h->stalls++;
+		last = now_ns();
 	}
 	return NULL;
 }
@@ -852,23 +865,35 @@ static int test_spin_adapts(void)
 	struct shmring *sh = buffer_new(BUF);
 	struct shmring_channel *tx, *rx;
 	struct shmring_stats st;
+	struct hiccups h;
+	uint64_t waits = 0;
+	int try;
 	pthread_t t;
 	void *ret;
 	uint32_t i, v;
 
 	tx = chan(sh, "hiccup", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
 	rx = chan(sh, "hiccup", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0);
-	CHECK(!pthread_create(&t, NULL, hiccup_producer, tx));
-	for (i = 0; i < HICCUPS; i++) {
-		CHECK_EQ(shmring_msg_recv(rx, &v, sizeof(v), -1), sizeof(v));
-		CHECK_EQ(v, i);
+	for (try = 1;; try++) {
+		rx->spin_ns = 0;	/* from the initial spin */
+		h = (struct hiccups){ .tx = tx };
+		CHECK(!pthread_create(&t, NULL, hiccup_producer, &h));
+		for (i = 0; i < HICCUPS; i++) {
+			CHECK_EQ(shmring_msg_recv(rx, &v, sizeof(v), -1),
+				 sizeof(v));
+			CHECK_EQ(v, i);
+		}
+		CHECK(!pthread_join(t, &ret));
+		CHECK(!ret);
+		CHECK_OK(shmring_channel_stats(rx, &st));
+		printf("# %d messages 100 us apart: the consumer slept %llu "
+		       "times; the producer stalled %u times\n", HICCUPS,
+		       (unsigned long long)(st.waits - waits), h.stalls);
+		if (h.stalls <= HICCUP_STALLS || try == HICCUP_TRIES)
+			break;
+		waits = st.waits;
 	}
-	CHECK(!pthread_join(t, &ret));
-	CHECK(!ret);
-	CHECK_OK(shmring_channel_stats(rx, &st));
-	printf("# %d messages 100 us apart: the consumer slept %llu times\n",
-	       HICCUPS, (unsigned long long)st.waits);
-	CHECK(st.waits < HICCUPS / 3);
+	CHECK(st.waits - waits < HICCUPS / 3);
 	CHECK_OK(shmring_channel_close(tx));
 	CHECK_OK(shmring_channel_close(rx));
 	shmring_close(sh);
@@ -980,6 +1005,8 @@ struct burst {
 	uint32_t msgs;		/* sent back to back, then: */
 	int64_t pause_ns;	/* a stall, before each of */
 	uint32_t after;		/* these messages */
+	_Atomic int started;	/* the producer thread runs */
+	uint64_t late_sleeps;	/* in the last busy stretch before the stall */
 };
 
 static void spin_until(int64_t end)
@@ -993,6 +1020,7 @@ static void *burst_producer(void *arg)
 	struct burst *b = arg;
 	uint32_t i;
 
+	atomic_store(&b->started, 1);
 	for (i = 0; i < b->msgs + b->after; i++) {
 		if (i >= b->msgs)
 			spin_until(now_ns() + b->pause_ns);
@@ -1009,12 +1037,25 @@ static int64_t spin_after(struct burst *b, struct shmring_channel *rx)
 	void *ret;
 	uint32_t i, v;
 
+	atomic_store(&b->started, 0);
 	if (pthread_create(&t, NULL, burst_producer, b))
 		return -1;
-	for (i = 0; i < b->msgs + b->after; i++)
+	/*
+	 * Under TCG a thread can take milliseconds to start: a sleep that
+	 * long, before any message, would rightly shrink the budget.
+	 */
+	while (!atomic_load(&b->started))
+		sched_yield();
+	b->late_sleeps = 0;
+	for (i = 0; i < b->msgs + b->after; i++) {
+		if (i + SR_SPIN_BUSY_MSGS == b->msgs)
+			b->late_sleeps = rx->stats.waits;
+		if (i == b->msgs && b->msgs >= SR_SPIN_BUSY_MSGS)
+			b->late_sleeps = rx->stats.waits - b->late_sleeps;
 		if (shmring_msg_recv(rx, &v, sizeof(v), -1) != sizeof(v) ||
 		    v != i)
 			break;
+	}
 	if (pthread_join(t, &ret) || ret || i != b->msgs + b->after)
 		return -1;
 	return rx->spin_ns;
@@ -1023,19 +1064,34 @@ static int64_t spin_after(struct burst *b, struct shmring_channel *rx)
 /*
  * The spin budget shrinks back when the peer goes idle, but a stall of a
  * busy peer (a descheduled CPU) does not cost the stream that follows it.
+ * A sleep in the last SR_SPIN_BUSY_MSGS messages before the stall (the
+ * producer's wake-up or a vCPU taken away by the host came late) makes the
+ * stall follow a short stretch, which rightly looks idle: such a burst runs
+ * again, at most twice.
  */
+#define BURST_TRIES	3
+
 static int test_spin_idle_or_stall(void)
 {
 	struct shmring *sh = buffer_new(BUF);
 	struct shmring_channel *tx, *rx;
+	int64_t spin;
 	struct burst b;
+	int try;
 
 	tx = chan(sh, "idle", SHMRING_PRODUCER, SHMRING_MSG, 1 << 16, 0);
 	rx = chan(sh, "idle", SHMRING_CONSUMER, SHMRING_MSG, 1 << 16, 0);
 	b = (struct burst){ .tx = tx, .msgs = 20000, .pause_ns = 20000000,
 			    .after = 1 };
-	rx->spin_ns = SR_SPIN_MAX_NS;
-	CHECK_EQ(spin_after(&b, rx), SR_SPIN_MAX_NS);
+	for (try = 1;; try++) {
+		rx->spin_ns = SR_SPIN_MAX_NS;
+		spin = spin_after(&b, rx);
+		if (!b.late_sleeps || try == BURST_TRIES)
+			break;
+		printf("# the consumer slept %llu times just before the stall: "
+		       "run again\n", (unsigned long long)b.late_sleeps);
+	}
+	CHECK_EQ(spin, SR_SPIN_MAX_NS);
 	/* One message per 10 ms: idle, down to the floor in five sleeps. */
 	b = (struct burst){ .tx = tx, .msgs = 0, .pause_ns = 10000000,
 			    .after = 8 };

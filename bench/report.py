@@ -391,39 +391,79 @@ ICOUNT_APIS = [("copy", "copying SPSC: send + recv, bytes copied in and "
                ("mpmc", "MPMC: reserve + commit, peek + release")]
 
 
+RULE_METRICS = ("limit", "redo_max")
+
+
+def rule(rows, what, metric):
+    """A value of the rule that ran @what again, as its half wrote it."""
+    r = find(rows, "rule", what, 0, metric)
+    if r is None:
+        raise ValueError("no rule row %s,%s beside its machine row (results "
+                         "of an older bench: run make bench again)" % (
+                             what, metric))
+    return r["median"]
+
+
+def check_rules(rows, path):
+    """Every count of runs made again comes with the rule that made them."""
+    for r in rows or []:
+        if r["group"] == "machine" and r["transport"].endswith("_redone"):
+            for metric in RULE_METRICS:
+                try:
+                    rule(rows, r["transport"], metric)
+                except ValueError as e:
+                    raise ValueError("%s: %s" % (path, e)) from None
+
+
+def times(n):
+    """1 -> once, 2 -> twice, n -> n times."""
+    return {1: "once", 2: "twice"}.get(n, "%d times" % n)
+
+
+def ordinal(n):
+    """1 -> first ... 5 -> fifth, n -> nth."""
+    words = ["first", "second", "third", "fourth", "fifth"]
+    return words[n - 1] if 0 < n <= len(words) else "%dth" % n
+
+
 def steal_line(host):
     """The repeats run again for steal, as a sentence; None without."""
     r = find(host, "machine", "steal_redone", 0, "repeats")
     if r is None:
         return None
     n = int(r["median"])
+    limit = "%g%%" % rule(host, "steal_redone", "limit")
     if not n:
-        return ("No repeat of the host part lost over 5% of the CPUs to the "
-                "hypervisor (steal time).")
+        return ("No repeat of the host part lost over %s of the CPUs to "
+                "the hypervisor (steal time)." % limit)
+    tries = int(rule(host, "steal_redone", "redo_max")) + 1
     return ("%d of the host's repeats %s run again because the hypervisor "
-            "took over 5%% of the CPUs (steal time) during %s; every repeat "
-            "kept ran with less, or was the third try." % (
-                n, "was" if n == 1 else "were", "it" if n == 1 else "them"))
+            "took over %s of the CPUs (steal time) during %s; every repeat "
+            "kept ran with less, or was the %s try." % (
+                n, "was" if n == 1 else "were", limit,
+                "it" if n == 1 else "them", ordinal(tries)))
 
 
 def redo_line(guest):
     """The guest's runs run again, as a sentence; None without."""
     said = []
     for what, runs, why in (
-            ("roundtrip_redone", "round-trip run", "fewer than half of "
+            ("roundtrip_redone", "round-trip run", "fewer than %g%% of "
              "the round trips blocked on both sides"),
             ("keepup_redone", "keep-up run", "the producer stalled for "
              "longer than the consumer's longest spin more than once per "
-             "4000 messages")):
+             "%g messages")):
         r = find(guest, "machine", what, 0, "runs")
         if r is not None and int(r["median"]):
             n = int(r["median"])
-            said.append("%d %s%s, because %s" % (n, runs,
-                                                "" if n == 1 else "s", why))
+            said.append("%d %s%s (at most %s each), because %s" % (
+                n, runs, "" if n == 1 else "s",
+                times(int(rule(guest, what, "redo_max"))),
+                why % rule(guest, what, "limit")))
     if not said:
         return None
-    return ("The guest ran again (at most twice each) %s: the host had "
-            "taken a vCPU away." % "; and ".join(said))
+    return ("The guest ran again %s: the host had taken a vCPU away." %
+            "; and ".join(said))
 
 
 def machine_lines(host, guest):
@@ -729,6 +769,8 @@ def main():
         host = load(args.host)
         guest = load(args.guest)
         icount = load(args.icount)
+        check_rules(host, args.host)
+        check_rules(guest, args.guest)
     except (OSError, ValueError) as e:
         print("report.py: %s" % e, file=sys.stderr)
         return 1

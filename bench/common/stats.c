@@ -107,6 +107,18 @@ void row_summarize(struct row *row, double *v, int n, struct lat_buf *lat)
 	}
 }
 
+struct row row_of_value(const char *group, const char *transport,
+			const char *metric, const char *unit, double v)
+{
+	struct row row = {
+		.group = group, .transport = transport,
+		.metric = metric, .unit = unit,
+	};
+
+	row_summarize(&row, &v, 1, NULL);
+	return row;
+}
+
 /* No commas, quotes, backslashes or control characters in a field. */
 static void clean(char *s)
 {

@@ -7,14 +7,19 @@
  * same rows (the guest prints its CSV to the console; bench/report.py
  * writes its JSON). The CSV starts with exactly this header line:
  *
- *   where,cpu,kernel,group,transport,msg_bytes,metric,unit,median,p50,p99,p999,min,max,spread_pct,repeats
+ *   where,cpu,kernel,group,transport,msg_bytes,metric,unit,median,p50,
+ *   p99,p999,min,max,spread_pct,repeats,values
  *
+ * (one line, broken here to fit)
  * and has one row per measurement:
  *   where       host | guest
  *   cpu         the "model name" of /proc/cpuinfo (commas and quotes become
  *               spaces, so no CSV field is ever quoted)
  *   kernel      uname -r
- *   group       throughput | roundtrip | syscalls | scale | mapping
+ *   group       throughput | roundtrip | syscalls | scale | mapping |
+ *               icount (bench/icount/run.sh) | machine (what the machine
+ *               did: cache-line probes, runs made again) | rule (for each
+ *               machine row of runs made again, its "limit" and "redo_max")
  *   transport   e.g. shmring_copy, shmring_zc, shmring_mpmc, pipe,
  *               unix_stream, unix_seqpacket, posix_mq, memcpy, memcpy_raw;
  *               a variant of a run follows a colon (shmring_zc:slow_100us)
@@ -29,6 +34,7 @@
  *               samples of all repeats; empty where not measured
  *   spread_pct  (max - min) / median * 100
  *   repeats     number of repeats the median is taken over
+ *   values      the repeats in the order they ran, joined by ';'
  *
  * A measurement that was not made gets one row with metric "skipped", the
  * reason in unit (no commas), the numeric fields empty and repeats 0.
@@ -100,6 +106,9 @@ struct row {
  * empty: none).
  */
 void row_summarize(struct row *row, double *v, int n, struct lat_buf *lat);
+/* A row of the one value @v, msg_bytes 0: what the machine did, a rule. */
+struct row row_of_value(const char *group, const char *transport,
+			const char *metric, const char *unit, double v);
 
 struct results {
 	char where[16];

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu.h"
 #include "stats.h"
 
 /* What to measure and how long: set once by main.c. */
@@ -37,9 +38,9 @@ extern struct bench_cfg cfg;
 /* util.c */
 void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int64_t now_ns(void);
 void spin_ns(int64_t ns);
-int pin_cpu(int cpu);
+/* pin_cpu() (common/cpu.h), saying why on failure: 0 or -1. */
+int pin_self(int cpu);
 void *shared_alloc(size_t size);
 void shared_free(void *p, size_t size);
 int wait_child(int pid, const char *what);
@@ -54,7 +55,11 @@ long nvcsw_self(void);
  */
 void csv_row(const struct row *r, const double *reps, unsigned int nreps,
 	     struct lat_buf *lat);
-void redone_row(const char *what, unsigned int n);
+/* @n runs of @what ran again, past @limit (in @unit), at most @redo_max
+ * times each.
+ */
+void redone_row(const char *what, unsigned int n, double limit,
+		const char *unit, unsigned int redo_max);
 
 /* The parts; each returns 0 or -1 after printing why. */
 int bench_roundtrip(void);

@@ -71,7 +71,7 @@ static int callcost_child(void)
 	int mfd, ret = 0;
 
 	alarm(CALLCOST_ALARM_S);
-	if (pin_cpu(CPU_A) || shmring_map_open(&m))
+	if (pin_self(CPU_A) || shmring_map_open(&m))
 		return -1;
 	mfd = memfd_create("bench-cost", MFD_CLOEXEC);
 	if (mfd < 0 || ftruncate(mfd, 1 << 20)) {

@@ -109,16 +109,25 @@ void csv_row(const struct row *r, const double *reps, unsigned int nreps,
 	fflush(stdout);
 }
 
-/* For the report: how many runs the host's hiccups cost a part. */
-void redone_row(const char *what, unsigned int n)
+static void value_row(const char *group, const char *transport,
+		      const char *metric, const char *unit, double v)
 {
-	struct row r = {
-		.group = "machine", .transport = what, .msg_bytes = 0,
-		.metric = "runs", .unit = "runs",
-	};
-	double v = n;
+	struct row r = row_of_value(group, transport, metric, unit, v);
 
-	csv_row(&r, &v, 1, NULL);
+	results_csv_row(stdout, &res, &r);
+	fflush(stdout);
+}
+
+/*
+ * For the report: how many runs the host's hiccups cost a part, and the
+ * rule that ran them again, so that the report states it from here.
+ */
+void redone_row(const char *what, unsigned int n, double limit,
+		const char *unit, unsigned int redo_max)
+{
+	value_row("machine", what, "runs", "runs", n);
+	value_row("rule", what, "limit", unit, limit);
+	value_row("rule", what, "redo_max", "runs", redo_max);
 }
 
 /* What the numbers rest on: the clock and what one read of it costs. */

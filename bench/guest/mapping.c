@@ -74,7 +74,7 @@ static int mapping_child(void)
 	int rep;
 
 	alarm(MAP_ALARM_S);
-	if (pin_cpu(CPU_A))
+	if (pin_self(CPU_A))
 		return -1;
 	/* Repeat -1 is the warm-up; the kinds take turns. */
 	for (rep = -1; rep < (int)R; rep++)

@@ -66,7 +66,7 @@ static int side(const struct transport *tp, struct link *l,
 	int64_t t0 = 0;
 	int r;
 
-	if (pin_cpu(me ? CPU_B : CPU_A))
+	if (pin_self(me ? CPU_B : CPU_A))
 		return -1;
 	alarm(RT_ALARM_S);
 	nv_prev = nvcsw_self();
@@ -248,7 +248,8 @@ int bench_roundtrip(void)
 		     s.median, s.min, s.max);
 	}
 	if (!ret)
-		redone_row("roundtrip_redone", redone);
+		redone_row("roundtrip_redone", redone, MIN_BLOCKED * 100, "%",
+			   RT_REDO);
 	for (t = 0; t < NR_TP && !ret; t++) {
 		if (blocked[t] < MIN_BLOCKED_FAIL) {
 			errorf("roundtrip %s: only %.1f%% of round trips "

@@ -256,7 +256,7 @@ static int scale_child(void)
 	int ret = 0;
 
 	alarm(SCALE_ALARM_S);
-	if (pin_cpu(CPU_A) || shmring_map_open(&dev))
+	if (pin_self(CPU_A) || shmring_map_open(&dev))
 		return -1;
 	if (dev.size < word_off(NR_WORDS)) {
 		errorf("the buffer is too small for the scale test");

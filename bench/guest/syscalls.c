@@ -5,8 +5,9 @@
  * shmring_channel_stats(), producer on CPU A, consumer on CPU B. The window
  * is the consumer's: it takes its counters after msgs_warmup messages and
  * again msgs later, and raises a flag each time, on which the producer
- * takes its own at its next message. So both count over the same stretch of time, whatever the ring
- * holds; then the producer closes and the consumer reads to end-of-file.
+ * takes its own at its next message. So both count over the same stretch
+ * of time, whatever the ring holds; then the producer closes and the
+ * consumer reads to end-of-file.
  *
  *   keepup  the consumer is faster: the producer does keepup_work_ns of
  *           work per message, the consumer none, so the consumer drains
@@ -105,7 +106,7 @@ static int producer(const char *name, enum mode mode, size_t len,
 	int64_t t, prev = 0;
 	uint64_t seq;
 
-	if (pin_cpu(CPU_A) ||
+	if (pin_self(CPU_A) ||
 	    open_channel(name, mode, SHMRING_PRODUCER, &sh, &ch))
 		return -1;
 	buf = malloc(len);
@@ -157,7 +158,7 @@ static int consumer(const char *name, enum mode mode, struct sync *sy,
 	ssize_t n;
 	int ret = 0;
 
-	if (pin_cpu(CPU_B) ||
+	if (pin_self(CPU_B) ||
 	    open_channel(name, mode, SHMRING_CONSUMER, &sh, &ch))
 		return -1;
 	buf = malloc(CAPACITY(mode));
@@ -285,7 +286,7 @@ int bench_syscalls(void)
 			}
 	if (ret)
 		return -1;
-	redone_row("keepup_redone", redone);
+	redone_row("keepup_redone", redone, STALL_MSGS, "msgs", REDO_MAX);
 	for (m = 0; m < NR_MODES; m++)
 		for (s = 0; s < NR_SIZES; s++) {
 			struct row r = {

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Small helpers: messages, the clock, CPU pinning, memory shared across
- * fork, children and commands.
+ * Small helpers: messages, busy work, CPU pinning that says why it failed,
+ * memory shared across fork, children and commands.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -14,7 +13,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "bench.h"
 
@@ -45,14 +43,6 @@ void diag(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Busy work standing for what a program does with each message. */
 void spin_ns(int64_t ns)
 {
@@ -62,17 +52,13 @@ void spin_ns(int64_t ns)
 		;
 }
 
-int pin_cpu(int cpu)
+int pin_self(int cpu)
 {
-	cpu_set_t set;
+	int ret = pin_cpu(cpu);
 
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set)) {
-		errorf("sched_setaffinity(cpu %d): %s", cpu, strerror(errno));
-		return -1;
-	}
-	return 0;
+	if (ret)
+		errorf("sched_setaffinity(cpu %d): %s", cpu, strerror(-ret));
+	return ret ? -1 : 0;
 }
 
 /* Anonymous shared memory: parent and children see the same bytes. */

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "cpu.h"
 #include "stats.h"
 
 #define MAX_SIDE	2	/* producers or consumers per repeat */
@@ -104,14 +105,6 @@ struct config {
 extern struct config cfg;
 
 /* ---- clock ---- */
-static inline int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static inline int64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -193,14 +186,14 @@ int tp_memcpy_raw(const struct cell *c, struct rep *out, char *why, size_t n);
  */
 struct sysload {
 	bool ok;
+	long ncpu;
 	double busy, steal, own, wall;	/* seconds */
 };
+/* A share of the CPUs that others took over which a run measured them. */
+#define SYSLOAD_MAX	0.05
 void sysload_start(struct sysload *s);
 void sysload_report(const struct sysload *s);
 double sysload_steal(const struct sysload *s);
-
-/* harness.c: pins the calling thread to @cpu (< 0: no pinning); -errno. */
-int pin_cpu(int cpu);
 
 /* c2c.c: ns per cache-line round trip between two CPUs (0: failed). */
 double c2c_roundtrip_ns(int cpu_a, int cpu_b);

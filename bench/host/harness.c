@@ -4,8 +4,6 @@
  * measured window on the consumer side, and the checks once all is done.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,18 +28,6 @@ int worker_fail(struct worker *w, const char *fmt, ...)
 	}
 	atomic_store(&w->job->abort, 1);
 	return -1;
-}
-
-int pin_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return 0;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	/* pid 0: the calling thread */
-	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
 /* The window in this worker's own count: [start, end). */

@@ -275,11 +275,10 @@ static void cell_calibrate(struct cell_run *cr)
 }
 
 /*
- * A repeat during which the hypervisor took over STEAL_MAX of the CPUs
+ * A repeat during which the hypervisor took over SYSLOAD_MAX of the CPUs
  * (steal time) measured the hypervisor, not the transport: it is run again,
  * at most STEAL_RETRIES times, and the report says how many were.
  */
-#define STEAL_MAX	0.05
 #define STEAL_RETRIES	2
 static int redone;
 
@@ -302,7 +301,8 @@ static void cell_repeat(struct cell_run *cr)
 			cell_failed(cr, ret);
 			return;
 		}
-		if (tries++ == STEAL_RETRIES || sysload_steal(&load) <= STEAL_MAX)
+		if (tries++ == STEAL_RETRIES ||
+		    sysload_steal(&load) <= SYSLOAD_MAX)
 			break;
 		lat_free(&r.lat);
 		redone++;
@@ -394,21 +394,27 @@ static void c2c_emit(void)
 	free(c2c);
 }
 
-/* The repeats run again for steal, as a row for the report and a line. */
+static void value_row(const char *group, const char *transport,
+		      const char *metric, const char *unit, double v)
+{
+	struct row row = row_of_value(group, transport, metric, unit, v);
+
+	add_row(&row);
+}
+
+/*
+ * The repeats run again for steal, as a row for the report and a line; and
+ * the rule that ran them again, so that the report states it from here.
+ */
 static void redone_emit(void)
 {
-	struct row row = {
-		.group = "machine", .transport = "steal_redone",
-		.metric = "repeats", .unit = "repeats",
-	};
-	double n = redone;
-
-	row_summarize(&row, &n, 1, NULL);
-	add_row(&row);
+	value_row("machine", "steal_redone", "repeats", "repeats", redone);
+	value_row("rule", "steal_redone", "limit", "%", SYSLOAD_MAX * 100);
+	value_row("rule", "steal_redone", "redo_max", "runs", STEAL_RETRIES);
 	if (redone)
 		printf("# %d repeat(s) run again: the hypervisor took over "
 		       "%.0f%% of the CPUs during them\n", redone,
-		       STEAL_MAX * 100);
+		       SYSLOAD_MAX * 100);
 }
 
 /*

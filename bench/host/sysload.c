@@ -44,7 +44,8 @@ static double own_secs(void)
 
 void sysload_start(struct sysload *s)
 {
-	s->ok = !read_stat(&s->busy, &s->steal);
+	s->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	s->ok = s->ncpu >= 1 && !read_stat(&s->busy, &s->steal);
 	s->own = own_secs();
 	s->wall = (double)now_ns() / 1e9;
 }
@@ -56,13 +57,11 @@ void sysload_start(struct sysload *s)
 static int since(const struct sysload *s, double *busy, double *steal,
 		 double *cpu_secs)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (!s->ok || ncpu < 1 || read_stat(busy, steal))
+	if (!s->ok || read_stat(busy, steal))
 		return -1;
 	*busy -= s->busy;
 	*steal -= s->steal;
-	*cpu_secs = ((double)now_ns() / 1e9 - s->wall) * (double)ncpu;
+	*cpu_secs = ((double)now_ns() / 1e9 - s->wall) * (double)s->ncpu;
 	return *cpu_secs > 0 ? 0 : -1;
 }
 
@@ -84,8 +83,8 @@ void sysload_report(const struct sysload *s)
 		others = 0;
 	printf("# load: other processes used %.1f%% and the hypervisor (steal) "
 	       "%.1f%% of the %ld CPUs during the run%s\n",
-	       others / cpu_secs * 100, steal / cpu_secs * 100,
-	       sysconf(_SC_NPROCESSORS_ONLN),
-	       others / cpu_secs > 0.05 || steal / cpu_secs > 0.05 ?
+	       others / cpu_secs * 100, steal / cpu_secs * 100, s->ncpu,
+	       others / cpu_secs > SYSLOAD_MAX ||
+	       steal / cpu_secs > SYSLOAD_MAX ?
 	       ": the numbers may be disturbed" : "");
 }

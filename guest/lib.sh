@@ -154,8 +154,10 @@ copy_with_libs() {
 install_module() {
 	local root=$1 release=$2 ko=$3 kdir=${4:-/usr/src/linux-headers-$2}
 	local mods=$1/lib/modules/$2 tool
+	# DEPMOD=true: a kernel tree with a System.map would run depmod before
+	# the files it reads exist; it runs once, below.
 	make -s -C "$kdir" M="$(dirname "$(dirname "$ko")")" modules_install \
-		INSTALL_MOD_PATH="$root" INSTALL_MOD_DIR=extra \
+		INSTALL_MOD_PATH="$root" INSTALL_MOD_DIR=extra DEPMOD=true \
 		CONFIG_MODULE_SIG_ALL= CONFIG_MODULE_COMPRESS_ALL= 2>&1 |
 		grep -v "missing 'System.map'" >&2 || true
 	[ -f "$mods/extra/kmod/shmring.ko" ] || die "modules_install left no shmring.ko"

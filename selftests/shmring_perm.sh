@@ -18,8 +18,6 @@ PARAMS=/sys/module/shmring/parameters
 T=/tmp/shmring_perm
 
 ktap_print_header
-# The cases expect the module's defaults, and shmring load applies the
-# options for shmring that the system's modprobe.d may hold.
 if grep -qsE '^[[:space:]]*options[[:space:]]+shmring([[:space:]]|$)' \
 	/etc/modprobe.d/*.conf /run/modprobe.d/*.conf \
 	/usr/local/lib/modprobe.d/*.conf /lib/modprobe.d/*.conf; then

@@ -822,6 +822,12 @@ static int pingpong_threads(void) { return pingpong(false); }
 static int pingpong_procs(void) { return pingpong(true); }
 
 /*
+ * A timing test whose premise the host broke (it took a vCPU away at the
+ * wrong moment, which the test can tell) runs at most this many times.
+ */
+#define PREMISE_TRIES	3
+
+/*
  * The spin adapts: a producer that pauses 100 us before each message (over
  * the initial spin, under the longest) is soon waited out by spinning, so the
  * consumer sleeps only while the budget grows. With a fixed 30 us spin it
@@ -829,12 +835,11 @@ static int pingpong_procs(void) { return pingpong(true); }
  * A producer descheduled for longer than the longest spin makes a real
  * pause, which rightly costs a sleep and shrinks the budget: a run where
  * that happened to more than one message in a hundred (a host taking a
- * vCPU away) runs again, at most twice.
+ * vCPU away) runs again.
  */
 #define HICCUPS		2000
 #define HICCUP_NS	100000
 #define HICCUP_STALLS	(HICCUPS / 100)
-#define HICCUP_TRIES	3
 
 struct hiccups {
 	struct shmring_channel *tx;
@@ -889,7 +894,7 @@ static int test_spin_adapts(void)
 		printf("# %d messages 100 us apart: the consumer slept %llu "
 		       "times; the producer stalled %u times\n", HICCUPS,
 		       (unsigned long long)(st.waits - waits), h.stalls);
-		if (h.stalls <= HICCUP_STALLS || try == HICCUP_TRIES)
+		if (h.stalls <= HICCUP_STALLS || try == PREMISE_TRIES)
 			break;
 		waits = st.waits;
 	}
@@ -1067,10 +1072,8 @@ static int64_t spin_after(struct burst *b, struct shmring_channel *rx)
  * A sleep in the last SR_SPIN_BUSY_MSGS messages before the stall (the
  * producer's wake-up or a vCPU taken away by the host came late) makes the
  * stall follow a short stretch, which rightly looks idle: such a burst runs
- * again, at most twice.
+ * again.
  */
-#define BURST_TRIES	3
-
 static int test_spin_idle_or_stall(void)
 {
 	struct shmring *sh = buffer_new(BUF);
@@ -1086,7 +1089,7 @@ static int test_spin_idle_or_stall(void)
 	for (try = 1;; try++) {
 		rx->spin_ns = SR_SPIN_MAX_NS;
 		spin = spin_after(&b, rx);
-		if (!b.late_sleeps || try == BURST_TRIES)
+		if (!b.late_sleeps || try == PREMISE_TRIES)
 			break;
 		printf("# the consumer slept %llu times just before the stall: "
 		       "run again\n", (unsigned long long)b.late_sleeps);

@@ -5,12 +5,12 @@
  *
  * Result format. Each half has one CSV file and one JSON file with the
  * same rows (the guest prints its CSV to the console; bench/report.py
- * writes its JSON). The CSV starts with exactly this header line:
+ * writes its JSON). The CSV starts with exactly this header line (one line,
+ * broken here to fit):
  *
  *   where,cpu,kernel,group,transport,msg_bytes,metric,unit,median,p50,
  *   p99,p999,min,max,spread_pct,repeats,values
  *
- * (one line, broken here to fit)
  * and has one row per measurement:
  *   where       host | guest
  *   cpu         the "model name" of /proc/cpuinfo (commas and quotes become

@@ -189,7 +189,10 @@ struct sysload {
 	long ncpu;
 	double busy, steal, own, wall;	/* seconds */
 };
-/* A share of the CPUs that others took over which a run measured them. */
+/*
+ * Over this share of the CPUs taken by others (other processes, or the
+ * hypervisor as steal time), a run measured them as much as itself.
+ */
 #define SYSLOAD_MAX	0.05
 void sysload_start(struct sysload *s);
 void sysload_report(const struct sysload *s);

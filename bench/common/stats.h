@@ -20,7 +20,7 @@
  *               icount (bench/icount/run.sh) | machine (what the machine
  *               did: cache-line probes, runs made again) | rule (for each
  *               machine row of runs made again, its "limit" and "redo_max")
- *   transport   e.g. shmring_copy, shmring_zc, shmring_mpmc, pipe,
+ *   transport   e.g. shmring_copy, shmring_zc, bare_ring, shmring_mpmc, pipe,
  *               unix_stream, unix_seqpacket, posix_mq, memcpy, memcpy_raw;
  *               a variant of a run follows a colon (shmring_zc:slow_100us)
  *   msg_bytes   message size in bytes (group scale: number of waiters;

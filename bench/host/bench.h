@@ -179,6 +179,7 @@ int tp_unix_seqpacket(const struct cell *c, struct rep *out, char *why,
 int tp_posix_mq(const struct cell *c, struct rep *out, char *why, size_t n);
 int tp_memcpy(const struct cell *c, struct rep *out, char *why, size_t n);
 int tp_memcpy_raw(const struct cell *c, struct rep *out, char *why, size_t n);
+int tp_bare_ring(const struct cell *c, struct rep *out, char *why, size_t n);
 
 /*
  * sysload.c: CPU time others took during the run, printed at the end, and

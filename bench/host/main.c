@@ -44,6 +44,7 @@ struct tp {
 static const struct tp tps[] = {
 	{ "shmring_copy", tp_shmring_copy, 1, 1, true },
 	{ "shmring_zc", tp_shmring_zc, 1, 1, true },
+	{ "bare_ring", tp_bare_ring, 1, 1, false },
 	{ "shmring_mpmc", tp_shmring_mpmc, 2, 2, true },
 	{ "pipe", tp_pipe, 1, 1, false },
 	{ "unix_stream", tp_unix_stream, 1, 1, false },

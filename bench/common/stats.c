@@ -95,9 +95,9 @@ void stats_summary(double *v, int n, struct summary *s)
 
 void row_summarize(struct row *row, double *v, int n, struct lat_buf *lat)
 {
-	if (n > STATS_MAX_REPEATS)
-		n = STATS_MAX_REPEATS;
-	memcpy(row->values, v, (size_t)n * sizeof(*v));
+	memcpy(row->values, v,
+	       (size_t)(n < STATS_MAX_REPEATS ? n : STATS_MAX_REPEATS) *
+	       sizeof(*v));
 	stats_summary(v, n, &row->s);
 	row->has_lat = lat && lat->n;
 	if (row->has_lat) {
@@ -234,7 +234,7 @@ static void fields_of(const struct row *w, struct fields *f, char sep)
 	int i;
 
 	memset(f, 0, sizeof(*f));
-	for (i = 0; i < w->s.n; i++) {
+	for (i = 0; i < w->s.n && i < STATS_MAX_REPEATS; i++) {
 		if (i)
 			f->values[len++] = sep;
 		num(f->values + len, sizeof(f->values) - len, w->values[i]);

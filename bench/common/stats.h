@@ -34,7 +34,9 @@
  *               samples of all repeats; empty where not measured
  *   spread_pct  (max - min) / median * 100
  *   repeats     number of repeats the median is taken over
- *   values      the repeats in the order they ran, joined by ';'
+ *   values      the repeats in the order they ran, joined by ';'; the
+ *               first 64 where there are more (the cacheline row, a probe
+ *               before every repeat of every cell)
  *
  * A measurement that was not made gets one row with metric "skipped", the
  * reason in unit (no commas), the numeric fields empty and repeats 0.
@@ -101,9 +103,9 @@ struct row {
 	double values[STATS_MAX_REPEATS];
 };
 
-/* Fills @row->s and @row->values from @n repeats in @v (sorted in place;
- * at most STATS_MAX_REPEATS) and the percentiles from @lat (may be NULL or
- * empty: none).
+/* Fills @row->s from the @n repeats in @v (sorted in place), @row->values
+ * from the first STATS_MAX_REPEATS of them, and the percentiles from @lat
+ * (may be NULL or empty: none).
  */
 void row_summarize(struct row *row, double *v, int n, struct lat_buf *lat);
 /* A row of the one value @v, msg_bytes 0: what the machine did, a rule. */

@@ -46,15 +46,20 @@
  * How long to spin before sleeping, adapted per handle like an adaptive
  * mutex. It starts at about what a WAIT and WAKE pair costs natively, so a
  * peer that keeps up is never slept on. A sleep that the peer ends within
- * twice the budget means the budget was just short of a hiccup (the peer
- * descheduled for a moment, a virtual CPU stalled): double it. A sleep over
- * eight times the budget, or a whole slice, halves it when the peer is
- * really idle, that is when fewer than SR_SPIN_BUSY_MSGS messages came
- * since the last sleep; after a busy stretch it was one long hiccup, which
- * no budget would have spun through, and the budget stays for the stream
- * that follows. The cap keeps a spinner from holding a CPU long against a
- * peer that needs it. Spins are timed, since a pause instruction takes 10
- * to 150 cycles depending on the CPU. Bounds in internal.h.
+ * twice the budget, or within SR_SPIN_REACH_NS, means the budget was just
+ * short of a hiccup (the peer descheduled for a moment, a virtual CPU
+ * stalled): double it. By the first bound alone, the budget could only grow
+ * towards pauses under three budgets, less the wake-up, which the sleep's
+ * length includes: from 30 us, a peer pausing 100 us before each message
+ * was slept on for most of them, and the budget grew only when jitter made
+ * a sleep short. A sleep over eight times the budget, or a whole slice,
+ * halves it when the peer is really idle, that is when fewer than
+ * SR_SPIN_BUSY_MSGS messages came since the last sleep; after a busy
+ * stretch it was one long hiccup, which no budget would have spun through,
+ * and the budget stays for the stream that follows. The cap keeps a spinner
+ * from holding a CPU long against a peer that needs it. Spins are timed,
+ * since a pause instruction takes 10 to 150 cycles depending on the CPU.
+ * Bounds in internal.h.
  */
 static void adapt_spin(struct shmring_channel *ch, int64_t slept, int ret)
 {
@@ -64,7 +69,8 @@ static void adapt_spin(struct shmring_channel *ch, int64_t slept, int ret)
 	if (ret && ret != -EAGAIN && ret != -ETIMEDOUT)
 		return;
 	ch->spin_mark = ch->stats.messages;
-	if (ret != -ETIMEDOUT && slept < 2 * spin)
+	if (ret != -ETIMEDOUT &&
+	    (slept < 2 * spin || slept < SR_SPIN_REACH_NS))
 		spin = spin * 2 < SR_SPIN_MAX_NS ? spin * 2 : SR_SPIN_MAX_NS;
 	else if ((ret == -ETIMEDOUT || slept > 8 * spin) && !busy)
 		spin = spin / 2 > SR_SPIN_MIN_NS ? spin / 2 : SR_SPIN_MIN_NS;

@@ -216,6 +216,8 @@ struct sr_deadline {
 /* Bounds of the adaptive spin before a blocking call sleeps (block.c). */
 #define SR_SPIN_MIN_NS		30000
 #define SR_SPIN_MAX_NS		500000
+/* A sleep shorter than this was a pause a longer spin would have covered. */
+#define SR_SPIN_REACH_NS	(SR_SPIN_MAX_NS / 2)
 /* Messages since the last sleep that make a long sleep a hiccup, not idle. */
 #define SR_SPIN_BUSY_MSGS	256
 

@@ -833,9 +833,12 @@ static int pingpong_procs(void) { return pingpong(true); }
  * consumer sleeps only while the budget grows. With a fixed 30 us spin it
  * would sleep for almost every message. Quiet, it sleeps a handful of times.
  * A producer descheduled for longer than the longest spin makes a real
- * pause, which rightly costs a sleep and shrinks the budget: a run where
- * that happened to more than one message in a hundred (a host taking a
- * vCPU away) runs again.
+ * pause, which rightly costs a sleep or two (the one after may come before
+ * the budget is back): a run where that happened to more than one message
+ * in a hundred (a host taking a vCPU away) runs again. The budget must grow
+ * however long a wake-up takes: when it grew only after sleeps shorter than
+ * twice the budget, which include the wake-up, the consumer here slept 12 to
+ * 355 times on the same machine.
  */
 #define HICCUPS		2000
 #define HICCUP_NS	100000
@@ -898,7 +901,7 @@ static int test_spin_adapts(void)
 			break;
 		waits = st.waits;
 	}
-	CHECK(st.waits - waits < HICCUPS / 3);
+	CHECK(st.waits - waits <= 2 * h.stalls + HICCUP_STALLS);
 	CHECK_OK(shmring_channel_close(tx));
 	CHECK_OK(shmring_channel_close(rx));
 	shmring_close(sh);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "internal.h"	/* sr_cpu_relax() */
 #include "payload.h"
 
 /* The indices, on lines of their own, in the first page of the mapping. */
@@ -37,13 +38,6 @@ struct bare_ring {
 
 #define CTL_BYTES	4096
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 static int bare_prod(struct worker *w)
 {
 	struct bare_ring *x = w->job->ctx;
@@ -55,7 +49,7 @@ static int bare_prod(struct worker *w)
 		while (seq - head >= x->nslots) {
 			if (job_aborted(w->job))
 				return 0;
-			cpu_relax();
+			sr_cpu_relax();
 			head = atomic_load_explicit(&x->ctl->head,
 						    memory_order_acquire);
 		}
@@ -80,7 +74,7 @@ static int bare_cons(struct worker *w)
 		while (seq >= tail) {
 			if (job_aborted(w->job))
 				return 0;
-			cpu_relax();
+			sr_cpu_relax();
 			tail = atomic_load_explicit(&x->ctl->tail,
 						    memory_order_acquire);
 		}

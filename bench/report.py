@@ -143,6 +143,19 @@ def per_round(n, d):
     return [a / b for a, b in zip(n["values"], d["values"])]
 
 
+def of_medians(n, d):
+    if n is None or d is None or not d["median"]:
+        return None
+    return n["median"] / d["median"]
+
+
+def round_median(n, d):
+    """The median of the per-round ratios n / d, else the ratio of
+    medians."""
+    r = per_round(n, d)
+    return statistics.median(r) if r else of_medians(n, d)
+
+
 def meets(v, op, bound):
     return v >= bound if op == ">=" else v <= bound if op == "<=" else \
         v < bound
@@ -165,9 +178,7 @@ class Ratio:
         return per_round(self.ceil, self.den)
 
     def of_medians(self):
-        if self.num is None or self.den is None or not self.den["median"]:
-            return None
-        return self.num["median"] / self.den["median"]
+        return of_medians(self.num, self.den)
 
     def value(self):
         """The median of the per-round ratios, else the ratio of medians."""
@@ -175,8 +186,7 @@ class Ratio:
             return None
         if self.den is None:
             return self.num["median"]
-        r = self.rounds()
-        return statistics.median(r) if r else self.of_medians()
+        return round_median(self.num, self.den)
 
     def range(self):
         """The lowest and highest per-round ratio; without rounds, the
@@ -686,8 +696,7 @@ def summary(host, guest, args, chart_ok):
               "of the ratio within each round):", "",
               "| ratio | measured |", "|---|---:|"]
     for name, num, den in info_ratios(host):
-        v = Ratio(name, "host", num, den, ">=", 0).value() if num and den \
-            else None
+        v = round_median(num, den)
         lines.append("| %s | %s |" % (name, "-" if v is None else
                                       "%.2f" % v))
 

@@ -12,7 +12,9 @@
 # build/bench/results/ so that the committed results stay as they are.
 #
 # The guest half boots QEMU: it runs only with BENCH_GUEST=1 (see
-# run_guest_part below).
+# run_guest_part below). Without it, even a full run writes to
+# build/bench/results/: bench/results/ holds one run of both parts, never
+# a new host half beside an old guest half.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,12 +28,12 @@ for arg; do
 	esac
 done
 
-if [ "$quick" = 1 ]; then
+if [ "$quick" = 0 ] && [ "${BENCH_GUEST:-0}" = 1 ]; then
+	outdir=$TOP/bench/results
+else
 	outdir=$BENCH_BUILD/results
 	# Scratch: a part that does not run this time leaves no old file.
 	rm -rf "$outdir"
-else
-	outdir=$TOP/bench/results
 fi
 stage=$BENCH_BUILD/results-stage
 mkdir -p "$outdir" "$stage"
@@ -95,7 +97,7 @@ if [ "${BENCH_GUEST:-0}" = 1 ]; then
 fi
 # A full run with both parts also updates the README's excerpt.
 readme=()
-if [ "$quick" = 0 ] && [ "${BENCH_GUEST:-0}" = 1 ]; then
+if [ "$outdir" = "$TOP/bench/results" ]; then
 	readme=(--readme "$TOP/README.md")
 fi
 python3 "$TOP/bench/report.py" --host "$outdir/host.csv" \

@@ -85,6 +85,13 @@ if ! head -n1 <<<"$csv" | grep -q '^where,cpu,kernel,group,' ||
 	echo "no CSV from the guest" >&2
 	fail=1
 fi
+# A clocksource that changed in mid-run makes the times before and after
+# it incomparable (boot() passes tsc=reliable so that it does not).
+if grep -q "Marking clocksource .* as unstable" "$logf"; then
+	echo "the guest's clocksource changed during the run:" >&2
+	grep "clocksource" "$logf" | sed 's/^/# /' >&2
+	fail=1
+fi
 if grep -qE "$SPLAT" <<<"$dmesg"; then
 	echo "kernel log of the benchmark guest after the load:" >&2
 	sed 's/^/# /' <<<"$dmesg" >&2

@@ -238,13 +238,20 @@ prepare_guest() {
 
 # boot <vmlinuz> <initramfs> <log> <seconds> [kernel args]: 2 vCPUs under
 # TCG (nested KVM hangs here). Returns 124 when the guest outlives its time.
+#
+# tsc=reliable: TCG derives every vCPU's TSC from the host's clock, but the
+# clocksource watchdog reads the emulated HPET so slowly that it sees a skew
+# of a few ms and marks the TSC unstable, in most boots. That switches the
+# clocksource to the HPET in mid-run, and flips sched_clock's static key;
+# under TCG the text patching of that flip can leave a stale int3 in flight
+# on the other vCPU, which then dies with "Oops: int3".
 boot() {
 	local kernel=$1 initrd=$2 logf=$3 secs=$4 extra=${5:-} rc=0
 	timeout --foreground -k 10 "$secs" qemu-system-x86_64 \
 		-accel tcg -cpu max -smp 2 -m "${GUEST_MEM:-1536}" \
 		-nographic -no-reboot -nodefaults -serial stdio \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=3 rdinit=/init${extra:+ $extra}" \
+		-append "console=ttyS0 panic=-1 loglevel=3 tsc=reliable rdinit=/init${extra:+ $extra}" \
 		</dev/null | stdbuf -oL tr -d '\r' >"$logf" || rc=$?
 	return "$rc"
 }

@@ -41,7 +41,8 @@ TRANSPORTS = ["shmring_zc", "shmring_copy", "shmring_mpmc", "bare_ring",
 COLORS = ["#d62728", "#ff7f0e", "#8c564b", "#1f77b4", "#2ca02c", "#17becf",
           "#9467bd", "#000000", "#7f7f7f", "#e377c2", "#bcbd22", "#393b79"]
 
-# Below this many WAIT+WAKE calls per message the count rounds to 0.000.
+# Below this many system calls (WAIT, WAKE, membarrier) per message the
+# count rounds to 0.000.
 ZERO_SYSCALLS = 0.001
 
 
@@ -351,7 +352,7 @@ def syscall_table(rows, lines, where):
           r["metric"] == "syscalls_per_msg" and r["median"] is not None]
     if not sc:
         return
-    lines += ["", "### WAIT+WAKE calls per message (%s)" % where, "",
+    lines += ["", "### System calls per message: WAIT, WAKE and membarrier (%s)" % where, "",
               "Runs without a suffix are the throughput runs above; "
               "keepup: the producer paces itself (200 ns a message), "
               "slow_X: the consumer takes X per message, paced_X: the "

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * System calls per message of libshmring over /dev/shmring in steady state:
- * (WAIT and WAKE calls of both sides) / messages, from
+ * (WAIT, WAKE and membarrier calls of both sides) / messages, from
  * shmring_channel_stats(), producer on CPU A, consumer on CPU B. The window
  * is the consumer's: it takes its counters after msgs_warmup messages and
  * again msgs later, and raises a flag each time, on which the producer
@@ -73,7 +73,8 @@ struct sync {
 static uint64_t syscalls(const struct side_result *s)
 {
 	return (s->after.waits - s->before.waits) +
-	       (s->after.wakes - s->before.wakes);
+	       (s->after.wakes - s->before.wakes) +
+	       (s->after.barriers - s->before.barriers);
 }
 
 static int open_channel(const char *name, enum mode mode, int role,
@@ -232,13 +233,18 @@ static int run(enum mode mode, size_t len, double *out, double *timeouts,
 	       (double)cfg.msgs;
 	*timeouts = (double)(res[0].after.timeouts - res[0].before.timeouts +
 			     res[1].after.timeouts - res[1].before.timeouts);
-	diag("syscalls %-14s %4zu B: producer %llu WAIT %llu WAKE, consumer "
-	     "%llu WAIT %llu WAKE over %lu messages; %lu producer stalls "
-	     "> %d us (the longest spin)", mode_name[mode], len,
+	diag("syscalls %-14s %4zu B: producer %llu WAIT %llu WAKE %llu "
+	     "membarrier, consumer %llu WAIT %llu WAKE %llu membarrier over "
+	     "%lu messages; %lu producer stalls > %d us (the longest spin)",
+	     mode_name[mode], len,
 	     (unsigned long long)(res[0].after.waits - res[0].before.waits),
 	     (unsigned long long)(res[0].after.wakes - res[0].before.wakes),
+	     (unsigned long long)(res[0].after.barriers -
+				  res[0].before.barriers),
 	     (unsigned long long)(res[1].after.waits - res[1].before.waits),
 	     (unsigned long long)(res[1].after.wakes - res[1].before.wakes),
+	     (unsigned long long)(res[1].after.barriers -
+				  res[1].before.barriers),
 	     cfg.msgs, sy->gaps, SR_SPIN_MAX_NS / 1000);
 	*stalls = sy->gaps;
 	shared_free(sy, sizeof(*sy));

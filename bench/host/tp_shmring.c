@@ -54,7 +54,7 @@ static uint64_t shm_syscalls(struct worker *w)
 
 	if (shmring_channel_stats(chan(w), &st))
 		return 0;
-	return st.waits + st.wakes;
+	return st.waits + st.wakes + st.barriers;
 }
 
 static int shm_setup(struct worker *w)

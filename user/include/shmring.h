@@ -263,6 +263,7 @@ struct shmring_stats {
 	uint64_t waits;		/* WAIT calls made */
 	uint64_t wakes;		/* WAKE calls made */
 	uint64_t timeouts;	/* WAITs that slept a whole liveness slice */
+	uint64_t barriers;	/* membarrier calls, one before each SPSC sleep */
 };
 
 /* Counters of this handle since it was opened. Errors: EINVAL. */

@@ -13,6 +13,7 @@
  *
  * Why no wake-up is lost. The sleeper does
  *	S1 store(waiter, 1)		seq_cst
+ *	S1' membarrier			SPSC only (barrier.c)
  *	S2 b = load(bell)		seq_cst
  *	S3 load(watch), load(flags)	seq_cst; still as seen? then
  *	S4 WAIT(bell, b)
@@ -30,7 +31,14 @@
  * comes before S2, S3 again sees the new index (W1 precedes it); if after,
  * the bell differs from b, and the kernel re-checks the bell against b under
  * its wait-queue lock, atomically with respect to WAKE: WAIT either returns
- * EAGAIN at once or is queued before W4 and woken by it. Flag changes ring
+ * EAGAIN at once or is queued before W4 and woken by it.
+ *
+ * An SPSC waker in a process registered for membarrier does W1 as a plain
+ * store instead, which needs no ownership of the line before the waker goes
+ * on. S1' then stands in for its fence: the kernel runs a full barrier on
+ * the waker's CPU (or the waker was switched out, which is one) at a point
+ * between S1 and S2. A W2 before that point follows W1 in program order,
+ * so W1 is visible by S3; a W2 after it sees S1. Flag changes ring
  * both bells unconditionally (sr_notify_all()), with the flag store taking
  * W1's place. On SPSC rings, whose sides have one sleeper each, a sleeper
  * that did not sleep or timed out clears its flag (see sr_block()); on MPMC
@@ -145,6 +153,8 @@ int sr_block(struct shmring_channel *ch, enum sr_side side,
 		left = SHMRING_LIVENESS_NS;
 
 	atomic_store_explicit(waiter, 1, memory_order_seq_cst);	/* S1 */
+	if (ch->kind != SHMRING_MPMC && !sr_barrier(ch))		/* S1' */
+		left = left < SR_BARRIER_SLICE_NS ? left : SR_BARRIER_SLICE_NS;
 	b = atomic_load_explicit(bell, memory_order_seq_cst);		/* S2 */
 	if (!changed(r, watch, seen, flags, memory_order_seq_cst)) {	/* S3 */
 		slept = sr_now_ns();

@@ -241,6 +241,7 @@ int shmring_channel_open(struct shmring *sh, const char *name, int role,
 	if (!ch)
 		return sr_fail(ENOMEM);
 	ch->role = (uint32_t)role;
+	sr_barrier_register();
 	ret = sr_layout_lock(sh, flags & SHMRING_CREATE, &hdr);
 	if (ret)
 		goto out_free;

@@ -18,7 +18,8 @@
 /* ---- buffer header, offset 0 ---- */
 
 #define SR_LAYOUT_MAGIC		0x474e5253U	/* "SRNG" */
-#define SR_LAYOUT_VERSION	1U
+/* 2: SPSC indices published with plain stores (barrier.c) */
+#define SR_LAYOUT_VERSION	2U
 #define SR_HDR_READY		0x59444552U	/* "REDY": format complete */
 #define SR_DATA_START		4096U		/* regions start here */
 #define SR_MIN_BUFFER		(2 * SR_DATA_START)
@@ -220,6 +221,8 @@ struct sr_deadline {
 #define SR_SPIN_REACH_NS	(SR_SPIN_MAX_NS / 2)
 /* Messages since the last sleep that make a long sleep a hiccup, not idle. */
 #define SR_SPIN_BUSY_MSGS	256
+/* The longest sleep when the kernel refused the sleeper's barrier. */
+#define SR_BARRIER_SLICE_NS	1000000
 
 int64_t sr_now_ns(void);
 int64_t sr_deadline_left(struct sr_deadline *dl);
@@ -256,6 +259,11 @@ int sr_ring_bind(struct shmring_channel *ch, struct shmring *sh,
 /* channel.c */
 void sr_ring_reset(struct shmring_channel *ch);
 bool sr_channel_reap(struct shmring_channel *ch);
+
+/* barrier.c */
+void sr_barrier_register(void);
+bool sr_barrier_light(void);
+bool sr_barrier(struct shmring_channel *ch);
 
 /* block.c */
 enum sr_side {

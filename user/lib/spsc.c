@@ -51,12 +51,26 @@ int sr_spsc_attach(struct shmring_channel *ch)
 	return 0;
 }
 
+/*
+ * W1 of the protocol in block.c. Registered for the sleeper's barrier, a
+ * plain store will do (barrier.c); the compiler must still keep it before
+ * W2. Otherwise seq_cst.
+ */
+static void publish_index(_Atomic uint32_t *index, uint32_t v)
+{
+	if (sr_barrier_light()) {
+		atomic_store_explicit(index, v, memory_order_release);
+		atomic_signal_fence(memory_order_seq_cst);
+	} else {
+		atomic_store_explicit(index, v, memory_order_seq_cst);
+	}
+}
+
 void sr_spsc_publish(struct shmring_channel *ch)
 {
 	if (ch->tail == ch->tail_pub)
 		return;
-	/* seq_cst: W1 of the protocol in block.c */
-	atomic_store_explicit(&ch->r->tail, ch->tail, memory_order_seq_cst);
+	publish_index(&ch->r->tail, ch->tail);
 	ch->tail_pub = ch->tail;
 	sr_notify(ch, SR_WAIT_DATA);
 }
@@ -65,7 +79,7 @@ void sr_spsc_release(struct shmring_channel *ch)
 {
 	if (ch->head == ch->head_pub)
 		return;
-	atomic_store_explicit(&ch->r->head, ch->head, memory_order_seq_cst);
+	publish_index(&ch->r->head, ch->head);
 	ch->head_pub = ch->head;
 	sr_notify(ch, SR_WAIT_ROOM);
 }

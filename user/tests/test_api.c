@@ -822,6 +822,121 @@ static int pingpong_threads(void) { return pingpong(false); }
 static int pingpong_procs(void) { return pingpong(true); }
 
 /*
+ * The producer publishes within a few microseconds of the moment the
+ * consumer's spin ends and it goes to sleep, at an offset that sweeps that
+ * window, so that the producer's W1 and W2 fall among the consumer's S1-S3
+ * (block.c). A wake-up lost there costs a whole liveness slice: the test
+ * stops at the first. Without the sleeper's barrier (S1') it loses one
+ * within a few hundred rounds on the machines we measured.
+ */
+#define RACE_ROUNDS	4000
+#define RACE_STEP_NS	50
+#define RACE_STEPS	81	/* offsets -2 us to +2 us */
+
+struct racer {
+	struct shmring *sh;
+	_Atomic uint32_t round;		/* the consumer waits for round - 1 */
+	_Atomic int64_t spin_end;	/* when the consumer's spin runs out */
+	_Atomic bool stop;
+	int err;
+};
+
+static void *race_producer(void *arg)
+{
+	struct racer *rc = arg;
+	struct shmring_channel *tx;
+	uint32_t i;
+	int64_t at;
+
+	tx = chan(rc->sh, "race", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		while (atomic_load(&rc->round) != i + 1)
+			if (atomic_load(&rc->stop))
+				goto out;
+		at = atomic_load(&rc->spin_end) +
+		     (int64_t)(i % RACE_STEPS) * RACE_STEP_NS -
+		     RACE_STEPS / 2 * RACE_STEP_NS;
+		while (now_ns() < at)
+			;
+		if (shmring_msg_send(tx, &i, sizeof(i), -1) != sizeof(i)) {
+			rc->err = __LINE__;
+			break;
+		}
+	}
+out:
+	shmring_channel_close(tx);
+	return NULL;
+}
+
+/*
+ * A child of fork() is not registered for the sleeper's barrier, so it must
+ * publish with fenced stores until it registers, at its next attach.
+ */
+static int barrier_child(void *arg)
+{
+	struct shmring_channel *ch;
+
+	if (sr_barrier_light())
+		return 1;
+	ch = chan(arg, "forked", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+	if (!sr_barrier_light())
+		return 2;
+	shmring_channel_close(ch);
+	return 0;
+}
+
+static int test_barrier_fork(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *ch;
+
+	ch = chan(sh, "parent", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+	/* Every kernel we run on (6.1 and later) offers the barrier. */
+	CHECK(sr_barrier_light());
+	CHECK_EQ(reap(spawn(barrier_child, sh)), 0);
+	CHECK(sr_barrier_light());
+	shmring_channel_close(ch);
+	shmring_close(sh);
+	return 0;
+}
+
+static int test_wake_at_sleep(void)
+{
+	struct racer rc = { .sh = buffer_new(BUF) };
+	struct shmring_channel *rx;
+	struct shmring_stats st = { 0 };
+	pthread_t t;
+	uint32_t i, v;
+
+	rx = chan(rc.sh, "race", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0);
+	CHECK(!pthread_create(&t, NULL, race_producer, &rc));
+	for (i = 0; i < RACE_ROUNDS && !rc.err; i++) {
+		/* recv spins from about now, for the budget it has now */
+		atomic_store(&rc.spin_end, now_ns() +
+			     (rx->spin_ns ? rx->spin_ns : SR_SPIN_MIN_NS));
+		atomic_store(&rc.round, i + 1);
+		if (shmring_msg_recv(rx, &v, sizeof(v), -1) != sizeof(v) ||
+		    v != i)
+			rc.err = __LINE__;
+		shmring_channel_stats(rx, &st);
+		if (st.timeouts)
+			break;
+	}
+	atomic_store(&rc.stop, true);
+	pthread_join(t, NULL);
+	printf("# %u rounds, %llu slept, %llu membarriers, %llu ran out\n", i,
+	       (unsigned long long)st.waits, (unsigned long long)st.barriers,
+	       (unsigned long long)st.timeouts);
+	CHECK_EQ(rc.err, 0);
+	CHECK_EQ(st.timeouts, 0);
+	/* Most rounds got as far as the barrier: the window was hit. */
+	CHECK(st.barriers > RACE_ROUNDS / 40);
+	shmring_channel_close(rx);
+	shmring_close(rc.sh);
+	return 0;
+}
+
+/*
  * A timing test whose premise the host broke (it took a vCPU away at the
  * wrong moment, which the test can tell) runs at most this many times.
  */
@@ -1355,6 +1470,8 @@ TAP_TESTS(
 	{ "blocking", test_blocking, 0 },
 	{ "pingpong_threads", pingpong_threads, 120 },
 	{ "pingpong_procs", pingpong_procs, 120 },
+	{ "wake_at_sleep", test_wake_at_sleep, 120 },
+	{ "barrier_fork", test_barrier_fork, 0 },
 	{ "spin_adapts", test_spin_adapts, 0 },
 	{ "spin_idle_or_stall", test_spin_idle_or_stall, 0 },
 	{ "no_idle_wake", test_no_idle_wake, 0 },

@@ -68,7 +68,7 @@ static void side_close(struct side *s, struct shmring_channel *ch)
 	struct shmring_stats st;
 
 	shmring_channel_stats(ch, &st);
-	s->syscalls = st.waits + st.wakes;
+	s->syscalls = st.waits + st.wakes + st.barriers;
 	if (shmring_channel_close(ch) && !s->err)
 		s->err = -errno;
 }

@@ -30,7 +30,7 @@
 /* What the kernel offers: -1 unknown, else 1 or 0. Survives fork(). */
 static _Atomic int mb_offered = -1;
 /* This process is registered: its wakers may publish with plain stores. */
-static _Atomic bool mb_registered;
+_Atomic bool sr_mb_registered;
 static pthread_once_t mb_atfork_once = PTHREAD_ONCE_INIT;
 
 static long membarrier(int cmd)
@@ -53,7 +53,7 @@ static bool offered(void)
 
 static void child_unregistered(void)
 {
-	atomic_store_explicit(&mb_registered, false, memory_order_relaxed);
+	atomic_store_explicit(&sr_mb_registered, false, memory_order_relaxed);
 }
 
 static void install_atfork(void)
@@ -63,18 +63,12 @@ static void install_atfork(void)
 
 void sr_barrier_register(void)
 {
-	if (atomic_load_explicit(&mb_registered, memory_order_relaxed) ||
-	    !offered())
+	if (sr_barrier_light() || !offered())
 		return;
 	pthread_once(&mb_atfork_once, install_atfork);
 	if (!membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED))
-		atomic_store_explicit(&mb_registered, true,
+		atomic_store_explicit(&sr_mb_registered, true,
 				      memory_order_relaxed);
-}
-
-bool sr_barrier_light(void)
-{
-	return atomic_load_explicit(&mb_registered, memory_order_relaxed);
 }
 
 /*

@@ -261,9 +261,15 @@ void sr_ring_reset(struct shmring_channel *ch);
 bool sr_channel_reap(struct shmring_channel *ch);
 
 /* barrier.c */
+extern _Atomic bool sr_mb_registered;
 void sr_barrier_register(void);
-bool sr_barrier_light(void);
 bool sr_barrier(struct shmring_channel *ch);
+
+/* Registered for the sleeper's barrier: SPSC wakers may use plain stores. */
+static inline bool sr_barrier_light(void)
+{
+	return atomic_load_explicit(&sr_mb_registered, memory_order_relaxed);
+}
 
 /* block.c */
 enum sr_side {

@@ -406,9 +406,23 @@ def c2c_line(host):
                  "so the throughput of every repeat changed with it; much "
                  "of the spread comes from there." % (r["max"] / r["min"]))
     else:
-        text += (" It stayed within a factor of two: no sign that the "
-                 "vCPUs were moved apart.")
+        text += (" It stayed within a factor of two, so the hypervisor kept "
+                 "the two vCPUs in one place: %s." % placement(r["median"]))
     return text
+
+
+# Where a cache-line round trip puts the two vCPUs, from the probes of this
+# host (README: about 55, 130, and 500 ns or more).
+PLACEMENTS = [(90, "most likely two hyperthreads of one core"),
+              (300, "two cores sharing an L3"),
+              (None, "across L3 domains")]
+
+
+def placement(ns):
+    """The likely placement of the two vCPUs for a round trip of @ns."""
+    for bound, where in PLACEMENTS:
+        if bound is None or ns < bound:
+            return where
 
 
 ICOUNT_APIS = [("copy", "copying SPSC: send + recv, bytes copied in and "

@@ -838,7 +838,7 @@ struct racer {
 	_Atomic uint32_t round;		/* the consumer waits for round - 1 */
 	_Atomic int64_t spin_end;	/* when the consumer's spin runs out */
 	_Atomic bool stop;
-	int err;
+	_Atomic int err;	/* written by both threads */
 };
 
 static void *race_producer(void *arg)

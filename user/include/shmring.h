@@ -35,13 +35,22 @@
  * call has waited that long. Signals do not interrupt ring calls.
  *
  * Dead peers. Each participant of a channel is recorded with its pid and
- * start time (from /proc/<pid>/stat, which tells a reused pid apart). A
- * blocked call sleeps at most SHMRING_LIVENESS_NS at a time; after each such
- * slice it checks every participant (kill(pid, 0), then the state and start
- * time in /proc). A participant found dead marks the channel broken: blocked
- * and later calls get EPIPE once nothing more can be read. A broken channel
- * is reset to empty when its last survivor closes it. All participants must
- * share one pid namespace.
+ * start time (from /proc/<pid>/stat, which tells a reused pid apart), and
+ * holds an open file description lock on one byte of the buffer's file,
+ * through a close-on-exec file descriptor of its own, which the kernel drops
+ * on close, exit, kill and exec. A blocked call sleeps at most
+ * SHMRING_LIVENESS_NS at a time; after each such slice it checks every
+ * participant (kill(pid, 0), the state and start time in /proc, and the
+ * lock). A participant found dead, or one that exec'ed without closing,
+ * marks the channel broken: blocked and later calls get EPIPE once nothing
+ * more can be read. A broken channel is reset to empty when its last
+ * survivor closes it. All participants must share one pid namespace. A
+ * child of fork() shares its parent's lock until it execs or exits.
+ *
+ * Environment: SHMRING_NO_MEMBARRIER=1 keeps the process from registering
+ * for and issuing membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), which SPSC
+ * sleepers otherwise use so that their peers may publish with plain stores
+ * (see the README and libshmring(3)).
  *
  * Handles. A struct shmring_channel belongs to the process that opened it:
  * after fork, the child opens its own (a struct shmring, whose mapping the
@@ -98,7 +107,8 @@ enum shmring_backend {
  * shmring_open - open the device and map all of its buffer read-write.
  * @path: the device node, or NULL for SHMRING_DEVICE.
  * @out: receives the handle.
- * Errors: EINVAL; whatever open, SHMRING_IOC_INFO or mmap fail with (ENOENT,
+ * Errors: EINVAL; EPROTO (the module's ABI version is older than any this
+ * library speaks); whatever open, SHMRING_IOC_INFO or mmap fail with (ENOENT,
  * EACCES, ENOTTY for a file that is not the device, ENOMEM, ...).
  */
 int shmring_open(const char *path, struct shmring **out);
@@ -262,7 +272,7 @@ struct shmring_stats {
 	uint64_t bytes;		/* payload bytes moved */
 	uint64_t waits;		/* WAIT calls made */
 	uint64_t wakes;		/* WAKE calls made */
-	uint64_t timeouts;	/* WAITs that slept a whole liveness slice */
+	uint64_t timeouts;	/* WAITs that ran out a whole liveness slice */
 	uint64_t barriers;	/* membarrier calls, one before each SPSC sleep */
 };
 

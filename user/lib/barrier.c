@@ -15,10 +15,22 @@
  * The barrier reaches only processes registered for it, and a registration
  * does not survive fork(): a process publishes with plain stores only while
  * it is registered, and a child starts unregistered until its next attach.
+ * Each participant records in the channel whether it publishes plainly
+ * (SR_PEER_PLAIN), because the sleeper's process may lack what the waker's
+ * has: a sleeper that cannot issue the barrier (an old kernel, a seccomp
+ * profile that refuses it, or the opt-out below) sleeps only briefly while
+ * any peer on the channel publishes plainly, and fully otherwise.
+ *
+ * GLOBAL_EXPEDITED interrupts every CPU that runs a registered process,
+ * which a real-time process may not want, neither to receive nor to send.
+ * SHMRING_NO_MEMBARRIER=1 in the environment opts a process out: it never
+ * registers nor issues the barrier, and publishes with fenced stores.
  */
 #define _GNU_SOURCE
 #include <linux/membarrier.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,12 +50,20 @@ static long membarrier(int cmd)
 	return syscall(__NR_membarrier, cmd, 0, 0);
 }
 
+/* SHMRING_NO_MEMBARRIER set to anything but "" or "0". */
+static bool opted_out(void)
+{
+	const char *v = getenv("SHMRING_NO_MEMBARRIER");
+
+	return v && *v && strcmp(v, "0");
+}
+
 static bool offered(void)
 {
 	int o = atomic_load_explicit(&mb_offered, memory_order_relaxed);
 
 	if (o < 0) {
-		long cmds = membarrier(MEMBARRIER_CMD_QUERY);
+		long cmds = opted_out() ? -1 : membarrier(MEMBARRIER_CMD_QUERY);
 
 		o = cmds >= 0 && (cmds & SR_MB_NEEDED) == SR_MB_NEEDED;
 		atomic_store_explicit(&mb_offered, o, memory_order_relaxed);
@@ -73,13 +93,14 @@ void sr_barrier_register(void)
 
 /*
  * The sleeper's half: a full barrier on every CPU that runs a registered
- * process. Returns false if the kernel refused it: a peer's plain store may
- * then go unseen, and the caller sleeps only briefly.
+ * process. Returns false if there was none (not offered, opted out, or
+ * refused): a peer's plain store may then go unseen, so the caller sleeps
+ * only briefly if any peer publishes plainly (sr_plain_peers()).
  */
 bool sr_barrier(struct shmring_channel *ch)
 {
 	if (!offered())
-		return true;	/* then nobody publishes with plain stores */
+		return false;
 	ch->stats.barriers++;
 	return !membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED);
 }

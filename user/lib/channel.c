@@ -17,6 +17,8 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -50,22 +52,51 @@ static void count_peers(struct sr_ring *r, uint32_t *prod, uint32_t *cons)
 	}
 }
 
-static bool peer_dead(struct sr_peer *p)
+/* The byte of the buffer's file whose lock says participant @i lives. */
+static uint64_t live_byte(const struct shmring_channel *ch, int i)
 {
+	return (uint64_t)((unsigned char *)ch->r - ch->sh->base) + (unsigned)i;
+}
+
+/*
+ * Gone: its process died (or its pid went to another process), or it holds
+ * no liveness lock any more though it recorded one (it exec'ed). The lock
+ * is tested through the buffer's own fd, which holds no lock itself, and
+ * only on the file that fd is on; the record names the file, so a
+ * participant that locked another (a device node of its own, say) is known
+ * by its pid alone. The fields are read here only to decide; a corrupted
+ * record can make a live peer look dead, which it could as well by setting
+ * BROKEN.
+ */
+static bool peer_dead(const struct shmring_channel *ch, int i)
+{
+	struct sr_peer *p = &ch->r->ctl.peers[i];
 	uint32_t pid = atomic_load_explicit(&p->pid, memory_order_acquire);
 
-	return pid && !sr_pid_alive(pid,
-			atomic_load_explicit(&p->start, memory_order_relaxed));
+	if (!pid)
+		return false;
+	if (!sr_pid_alive(pid, atomic_load_explicit(&p->start,
+						     memory_order_relaxed)))
+		return true;
+	return ch->file_known &&
+	       atomic_load_explicit(&p->flags, memory_order_relaxed) &
+	       SR_PEER_LOCKED &&
+	       atomic_load_explicit(&p->lock_dev, memory_order_relaxed) ==
+	       ch->lock_dev &&
+	       atomic_load_explicit(&p->lock_ino, memory_order_relaxed) ==
+	       ch->lock_ino &&
+	       sr_live_lock_gone(ch->sh->fd, live_byte(ch, i));
 }
 
 /* Under the lock: drop dead participants and mark the channel broken. */
-static bool reap_locked(struct sr_ring *r, int self)
+static bool reap_locked(struct shmring_channel *ch, int self)
 {
+	struct sr_ring *r = ch->r;
 	bool found = false;
 	int i;
 
 	for (i = 0; i < (int)SHMRING_MAX_PEERS; i++) {
-		if (i == self || !peer_dead(&r->ctl.peers[i]))
+		if (i == self || !peer_dead(ch, i))
 			continue;
 		atomic_store_explicit(&r->ctl.peers[i].pid, 0,
 				      memory_order_release);
@@ -74,6 +105,21 @@ static bool reap_locked(struct sr_ring *r, int self)
 	if (found)
 		set_flags(r, SHMRING_CH_BROKEN);
 	return found;
+}
+
+/* Someone else on the channel publishes SPSC indices with plain stores. */
+bool sr_plain_peers(const struct shmring_channel *ch)
+{
+	const struct sr_peer *p = ch->r->ctl.peers;
+	int i;
+
+	for (i = 0; i < (int)SHMRING_MAX_PEERS; i++)
+		if (i != ch->peer &&
+		    atomic_load_explicit(&p[i].pid, memory_order_acquire) &&
+		    atomic_load_explicit(&p[i].flags, memory_order_relaxed) &
+		    SR_PEER_PLAIN)
+			return true;
+	return false;
 }
 
 static int ctl_lock(struct sr_ring *r)
@@ -98,9 +144,9 @@ void sr_ring_reset(struct shmring_channel *ch)
 		atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
 		atomic_store_explicit(&r->head, 0, memory_order_relaxed);
 	}
-	/* Flags left by sleepers that timed out or were killed. */
-	atomic_store_explicit(&r->wq.prod_waiter, 0, memory_order_relaxed);
-	atomic_store_explicit(&r->wq.cons_waiter, 0, memory_order_relaxed);
+	/* Armed bits left by sleepers that timed out or were killed. */
+	atomic_fetch_and_explicit(&r->wq.prod_bell, ~1U, memory_order_relaxed);
+	atomic_fetch_and_explicit(&r->wq.cons_bell, ~1U, memory_order_relaxed);
 	atomic_store_explicit(&r->ctl.flags, 0, memory_order_release);
 }
 
@@ -116,14 +162,50 @@ bool sr_channel_reap(struct shmring_channel *ch)
 	int i;
 
 	for (i = 0; i < (int)SHMRING_MAX_PEERS && !found; i++)
-		found = i != ch->peer && peer_dead(&r->ctl.peers[i]);
+		found = i != ch->peer && peer_dead(ch, i);
 	if (found && !ctl_lock(r)) {
-		found = reap_locked(r, ch->peer);
+		reap_locked(ch, ch->peer);
 		sr_unlock(&r->ctl.lock);
-		if (found)
-			sr_notify_all(ch);
+		/* Whatever the lock saw, BROKEN may have been set under it. */
+		sr_notify_all(ch);
 	}
 	return sr_flags(r) & SHMRING_CH_BROKEN;
+}
+
+/* Which file the buffer's fd is on, to test and take liveness locks on. */
+static void file_identify(struct shmring_channel *ch)
+{
+	struct stat st;
+
+	ch->file_known = ch->sh->fd >= 0 && !fstat(ch->sh->fd, &st);
+	if (ch->file_known) {
+		ch->lock_dev = st.st_dev;
+		ch->lock_ino = st.st_ino;
+	}
+}
+
+/* Takes the liveness lock of our entry; without one, the pid must do. */
+static void live_lock(struct shmring_channel *ch)
+{
+	uint64_t dev, ino;
+	int fd = -1;
+
+	if (ch->file_known)
+		fd = sr_live_lock(ch->sh->fd, live_byte(ch, ch->peer), &dev,
+				  &ino);
+	/* Opened through /proc: it must be the very same file. */
+	if (fd >= 0 && (dev != ch->lock_dev || ino != ch->lock_ino)) {
+		close(fd);
+		fd = -1;
+	}
+	ch->lock_fd = fd;
+}
+
+static void live_unlock(struct shmring_channel *ch)
+{
+	if (ch->lock_fd >= 0)
+		close(ch->lock_fd);
+	ch->lock_fd = -1;
 }
 
 static int join(struct shmring_channel *ch, uint32_t role)
@@ -134,10 +216,11 @@ static int join(struct shmring_channel *ch, uint32_t role)
 	pid_t pid = sr_self(&start);
 	int i, ret = 0;
 
+	file_identify(ch);
 	ret = ctl_lock(r);
 	if (ret)
 		return ret;
-	reap_locked(r, -1);
+	reap_locked(ch, -1);
 	count_peers(r, &prod, &cons);
 	f = sr_flags(r);
 	if (!prod && !cons && f & (SHMRING_CH_BROKEN | SHMRING_CH_HUP)) {
@@ -160,15 +243,32 @@ static int join(struct shmring_channel *ch, uint32_t role)
 		ret = sr_spsc_attach(ch);
 	if (!ret) {
 		struct sr_peer *p = &r->ctl.peers[ch->peer];
+		uint32_t pf = ch->plain ? SR_PEER_PLAIN : 0;
 
+		live_lock(ch);
+		if (ch->lock_fd >= 0) {
+			pf |= SR_PEER_LOCKED;
+			atomic_store_explicit(&p->lock_dev, ch->lock_dev,
+					      memory_order_relaxed);
+			atomic_store_explicit(&p->lock_ino, ch->lock_ino,
+					      memory_order_relaxed);
+		}
+		atomic_store_explicit(&p->flags, pf, memory_order_relaxed);
 		atomic_store_explicit(&p->start, start, memory_order_relaxed);
 		atomic_store_explicit(&p->role, role, memory_order_relaxed);
 		atomic_store_explicit(&p->pid, (uint32_t)pid,
-				      memory_order_release);
+				      memory_order_seq_cst);
 		clear_flags(r, role == SHMRING_PRODUCER ? SHMRING_CH_EOF :
 			    SHMRING_CH_HUP);
 	}
 	sr_unlock(&r->ctl.lock);
+	/*
+	 * A flag changed (EOF or HUP cleared, BROKEN set by a reap or a
+	 * stolen lock), and a sleeper that cannot issue the barrier must see
+	 * that we publish plainly before it sleeps long: ring both bells
+	 * (the seq_cst stores above are W1).
+	 */
+	sr_notify_all(ch);
 	return ret;
 }
 
@@ -182,8 +282,10 @@ static int leave(struct shmring_channel *ch)
 	int ret;
 
 	ret = ctl_lock(r);
-	if (ret)
+	if (ret) {
+		live_unlock(ch);
 		return ret;
+	}
 	if (atomic_load_explicit(&p->pid, memory_order_relaxed) == (uint32_t)pid)
 		atomic_store_explicit(&p->pid, 0, memory_order_release);
 	count_peers(r, &prod, &cons);
@@ -195,6 +297,8 @@ static int leave(struct shmring_channel *ch)
 	    sr_flags(r) & (SHMRING_CH_BROKEN | SHMRING_CH_HUP))
 		sr_ring_reset(ch);
 	sr_unlock(&r->ctl.lock);
+	/* Only now: a survivor that saw our entry under the lock saw it held. */
+	live_unlock(ch);
 	return 0;
 }
 
@@ -241,7 +345,9 @@ int shmring_channel_open(struct shmring *sh, const char *name, int role,
 	if (!ch)
 		return sr_fail(ENOMEM);
 	ch->role = (uint32_t)role;
+	ch->lock_fd = -1;
 	sr_barrier_register();
+	ch->plain = sr_barrier_light();
 	ret = sr_layout_lock(sh, flags & SHMRING_CREATE, &hdr);
 	if (ret)
 		goto out_free;

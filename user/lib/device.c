@@ -65,6 +65,20 @@ close_fd:
 	return sr_fail(err);
 }
 
+/*
+ * What INFO must say for the library to use the device: an ABI it speaks
+ * (versions only add, announced by feature bits, so any version from the
+ * first this library knows on will do), and a size it can map.
+ */
+int sr_info_check(const struct shmring_info *info)
+{
+	if (info->abi_version < SR_ABI_MIN)
+		return -EPROTO;
+	if (!info->size || info->size > SIZE_MAX)
+		return -EINVAL;
+	return 0;
+}
+
 int shmring_open(const char *path, struct shmring **out)
 {
 	struct shmring_info info;
@@ -79,10 +93,9 @@ int shmring_open(const char *path, struct shmring **out)
 		err = errno;
 		goto close_fd;
 	}
-	if (!info.size || info.size > SIZE_MAX) {
-		err = EINVAL;
+	err = -sr_info_check(&info);
+	if (err)
 		goto close_fd;
-	}
 	return map_fd(fd, info.size, SHMRING_BACKEND_DEVICE, out);
 close_fd:
 	close(fd);

@@ -18,8 +18,12 @@
 /* ---- buffer header, offset 0 ---- */
 
 #define SR_LAYOUT_MAGIC		0x474e5253U	/* "SRNG" */
-/* 2: SPSC indices published with plain stores (barrier.c) */
-#define SR_LAYOUT_VERSION	2U
+/*
+ * 2: SPSC indices published with plain stores (barrier.c).
+ * 3: bells are eventcounts (block.c); participants record how they publish
+ *    and where their liveness lock is.
+ */
+#define SR_LAYOUT_VERSION	3U
 #define SR_HDR_READY		0x59444552U	/* "REDY": format complete */
 #define SR_DATA_START		4096U		/* regions start here */
 #define SR_MIN_BUFFER		(2 * SR_DATA_START)
@@ -78,11 +82,22 @@ struct sr_ring_desc {
 	uint64_t data_len;
 };
 
+/*
+ * One participant. Written under the channel lock; @pid last (release), so
+ * that a lock-free reader that sees it sees the rest.
+ */
 struct sr_peer {
 	_Atomic uint32_t pid;	/* 0: free */
 	_Atomic uint32_t role;
 	_Atomic uint64_t start;	/* /proc start time; 0 unknown */
+	_Atomic uint32_t flags;	/* SR_PEER_* */
+	uint32_t reserved;
+	_Atomic uint64_t lock_dev;	/* SR_PEER_LOCKED: the file it locked */
+	_Atomic uint64_t lock_ino;
 };
+
+#define SR_PEER_PLAIN	(1U << 0)	/* publishes SPSC indices plainly */
+#define SR_PEER_LOCKED	(1U << 1)	/* holds its liveness lock */
 
 struct sr_ctl {
 	_Atomic uint64_t lock;	/* robust lock for attach/close */
@@ -91,12 +106,11 @@ struct sr_ctl {
 	struct sr_peer peers[SHMRING_MAX_PEERS];
 };
 
-/* Waiter flags and doorbells; rarely written, so cheap to read. */
+/* The bells (block.c): epoch << 1 | armed. Rarely written, cheap to read. */
 struct sr_waitq {
-	_Atomic uint32_t prod_waiter;	/* a producer may sleep: ring */
-	_Atomic uint32_t cons_waiter;
 	_Atomic uint32_t prod_bell;	/* producers WAIT on it */
-	_Atomic uint32_t cons_bell;
+	_Atomic uint32_t cons_bell;	/* consumers WAIT on it */
+	uint32_t reserved[2];
 };
 
 struct sr_ring {
@@ -134,6 +148,11 @@ struct shmring_channel {
 	uint32_t kind;
 	uint32_t role;
 	int peer;		/* our entry in ctl.peers */
+	int lock_fd;		/* liveness lock (liveness.c), or -1 */
+	bool file_known;	/* the buffer's fd is on lock_dev, lock_ino */
+	uint64_t lock_dev;
+	uint64_t lock_ino;
+	bool plain;		/* SPSC publishes may be plain stores */
 	uint32_t cap;		/* validated copies of the descriptor */
 	uint32_t mask;
 	uint32_t slot_size;
@@ -206,11 +225,13 @@ static inline void sr_cpu_relax(void)
 
 /*
  * A call's timeout, turned into a deadline only when the call first has to
- * block: the fast path never reads the clock.
+ * block (spin or sleep): the fast path never reads the clock.
  */
 struct sr_deadline {
 	int64_t timeout;	/* as passed: < 0 never, 0 don't block */
-	int64_t end;		/* CLOCK_MONOTONIC ns, 0 until needed */
+	int64_t start;		/* CLOCK_MONOTONIC ns it first blocked, or 0 */
+	int64_t end;		/* INT64_MAX for none; valid once started */
+	int64_t reap_at;	/* the next liveness check of the peers */
 	bool nonblock;
 };
 
@@ -221,18 +242,26 @@ struct sr_deadline {
 #define SR_SPIN_REACH_NS	(SR_SPIN_MAX_NS / 2)
 /* Messages since the last sleep that make a long sleep a hiccup, not idle. */
 #define SR_SPIN_BUSY_MSGS	256
-/* The longest sleep when the kernel refused the sleeper's barrier. */
+/*
+ * The longest sleep of a sleeper that cannot order itself against plain
+ * stores (no membarrier) while a peer publishes with them.
+ */
 #define SR_BARRIER_SLICE_NS	1000000
 
 int64_t sr_now_ns(void);
+int64_t sr_deadline_start(struct sr_deadline *dl);
 int64_t sr_deadline_left(struct sr_deadline *dl);
 
 static inline void sr_deadline_init(struct sr_deadline *dl, int64_t timeout_ns)
 {
 	dl->timeout = timeout_ns;
-	dl->end = 0;
+	dl->start = 0;
 	dl->nonblock = timeout_ns == 0;
 }
+
+/* device.c */
+#define SR_ABI_MIN		1	/* the oldest module ABI we speak */
+int sr_info_check(const struct shmring_info *info);
 
 /* wait.c: the backend */
 int sr_wait_word(struct shmring *sh, const void *word, uint32_t expected,
@@ -242,6 +271,8 @@ int sr_wake_word(struct shmring *sh, const void *word, uint32_t count);
 /* liveness.c */
 pid_t sr_self(uint64_t *start);
 bool sr_pid_alive(uint32_t pid, uint64_t start);
+int sr_live_lock(int fd, uint64_t byte, uint64_t *dev, uint64_t *ino);
+bool sr_live_lock_gone(int probe_fd, uint64_t byte);
 int sr_lock(_Atomic uint64_t *lock, bool *stolen);
 void sr_unlock(_Atomic uint64_t *lock);
 
@@ -259,17 +290,59 @@ int sr_ring_bind(struct shmring_channel *ch, struct shmring *sh,
 /* channel.c */
 void sr_ring_reset(struct shmring_channel *ch);
 bool sr_channel_reap(struct shmring_channel *ch);
+bool sr_plain_peers(const struct shmring_channel *ch);
 
 /* barrier.c */
 extern _Atomic bool sr_mb_registered;
 void sr_barrier_register(void);
 bool sr_barrier(struct shmring_channel *ch);
 
-/* Registered for the sleeper's barrier: SPSC wakers may use plain stores. */
+/*
+ * Registered for the sleeper's barrier: SPSC wakers may use plain stores.
+ * False in a child of fork() until it registers, at its next attach.
+ */
 static inline bool sr_barrier_light(void)
 {
 	return atomic_load_explicit(&sr_mb_registered, memory_order_relaxed);
 }
+
+/*
+ * Test builds only (-DSR_TEST_HOOKS): a call after each step of the wake-up
+ * protocol (block.c), so that a test can stop one side there while the other
+ * runs. Release builds compile every SR_HOOK() to nothing.
+ */
+enum sr_step {
+	SR_STEP_CHECKED,	/* the caller checked index and flags: will block */
+	SR_STEP_S1,		/* sleeper announced itself */
+	SR_STEP_S2,		/* ... and ordered that against every waker */
+	SR_STEP_S3,		/* ... and found nothing changed: WAIT next */
+	SR_STEP_S4,		/* ... and WAIT returned */
+	SR_STEP_W1,		/* waker published (an index, a seq or a flag) */
+	SR_STEP_W2,		/* ... and saw a sleeper announced */
+	SR_STEP_W3,		/* ... and rang the bell: WAKE next */
+	SR_STEP_W4,		/* ... and WAKE returned */
+};
+
+#ifdef SR_TEST_HOOKS
+extern void (*_Atomic sr_test_hook)(const struct shmring_channel *ch,
+				     enum sr_step step);
+/*
+ * The longest sleep between liveness checks, longer in tests that stop
+ * threads for a while: there a WAIT must run out only if a wake-up was lost.
+ */
+extern _Atomic int64_t sr_test_liveness_ns;
+#define SR_LIVENESS_NS \
+	atomic_load_explicit(&sr_test_liveness_ns, memory_order_relaxed)
+#define SR_HOOK(ch, step) do {						\
+	void (*_h)(const struct shmring_channel *, enum sr_step) =	\
+		atomic_load_explicit(&sr_test_hook, memory_order_acquire); \
+	if (_h)								\
+		_h(ch, step);						\
+} while (0)
+#else
+#define SR_HOOK(ch, step) do { } while (0)
+#define SR_LIVENESS_NS	SHMRING_LIVENESS_NS
+#endif
 
 /* block.c */
 enum sr_side {
@@ -277,7 +350,7 @@ enum sr_side {
 	SR_WAIT_ROOM,		/* a producer waits for room */
 };
 int sr_block(struct shmring_channel *ch, enum sr_side side,
-	     const _Atomic uint32_t *watch, uint32_t seen,
+	     const _Atomic uint32_t *watch, uint32_t seen, uint32_t flags,
 	     struct sr_deadline *dl);
 void sr_notify(struct shmring_channel *ch, enum sr_side side);
 void sr_notify_all(struct shmring_channel *ch);

@@ -4,6 +4,18 @@
  * of /proc/<pid>/stat), so that a pid reused by a new process does not pass
  * for the old one. On top of it, a robust lock in shared memory whose word
  * holds the owner, so that a holder that dies can be overtaken.
+ *
+ * A process that calls exec keeps its pid and start time, but loses every
+ * close-on-exec file and its mapping of the buffer: it has left without
+ * saying so. A participant therefore also holds a liveness lock, an open
+ * file description lock (F_OFD_SETLK) on one byte of the buffer's file,
+ * taken through a description of its own, opened close-on-exec. The kernel
+ * drops that lock when the description closes: on close, exit, a kill, and
+ * exec. Survivors test the byte (F_OFD_GETLK, which sees the locks of every
+ * other description, in this process too) when the pid says the
+ * participant lives. A child of fork() shares the description, so the lock
+ * stays while either process keeps it; the pid still tells of the parent's
+ * death.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -11,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -172,4 +185,63 @@ int sr_lock(_Atomic uint64_t *lock, bool *stolen)
 void sr_unlock(_Atomic uint64_t *lock)
 {
 	atomic_store_explicit(lock, 0, memory_order_release);
+}
+
+/* A lock of one byte at @byte, of @type, for F_OFD_SETLK or F_OFD_GETLK. */
+static struct flock byte_lock(uint64_t byte, short type)
+{
+	struct flock fl = {
+		.l_type = type,
+		.l_whence = SEEK_SET,
+		.l_start = (off_t)byte,
+		.l_len = 1,
+	};
+
+	return fl;
+}
+
+/*
+ * Takes the liveness lock on @byte of the file behind @fd, through a new
+ * description of that file. Returns the new fd, or a negative errno (no
+ * /proc, no permission to open the file again, a kernel without OFD locks):
+ * the participant is then known by its pid alone. *@dev and *@ino name the
+ * file, so that survivors test the same one.
+ */
+int sr_live_lock(int fd, uint64_t byte, uint64_t *dev, uint64_t *ino)
+{
+	struct flock fl = byte_lock(byte, F_RDLCK);
+	char path[32];
+	struct stat st;
+	int lfd, err;
+
+	if (fd < 0 || byte > INT64_MAX)
+		return -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	lfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (lfd < 0)
+		return -errno;
+	if (fstat(lfd, &st) || fcntl(lfd, F_OFD_SETLK, &fl)) {
+		err = errno;
+		close(lfd);
+		return -err;
+	}
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return lfd;
+}
+
+/*
+ * Tests, through @probe_fd (a description of the same file that holds no
+ * lock on @byte itself: its own locks would not show), whether
+ * anyone still holds the lock on @byte. Only a definite "nobody" counts:
+ * an error says nothing.
+ */
+bool sr_live_lock_gone(int probe_fd, uint64_t byte)
+{
+	struct flock fl = byte_lock(byte, F_WRLCK);
+
+	if (probe_fd < 0 || byte > INT64_MAX ||
+	    fcntl(probe_fd, F_OFD_GETLK, &fl))
+		return false;
+	return fl.l_type == F_UNLCK;
 }

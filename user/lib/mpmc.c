@@ -71,25 +71,49 @@ static int claim(struct shmring_channel *ch, _Atomic uint32_t *index,
 	return 0;
 }
 
+/*
+ * A claim lost to another participant (or to a peer that keeps moving the
+ * index) is retried at once; every SR_CLAIM_RETRIES in a row, the call's
+ * deadline is checked, so that neither contention nor a hostile peer holds
+ * it past its timeout (a non-blocking call gives up with EAGAIN there).
+ */
+#define SR_CLAIM_RETRIES	64
+
+static int retry(uint32_t *retries, struct sr_deadline *dl)
+{
+	if (++*retries % SR_CLAIM_RETRIES)
+		return 0;
+	if (dl->nonblock)
+		return -EAGAIN;
+	return sr_deadline_left(dl) ? 0 : -ETIMEDOUT;
+}
+
 int sr_mpmc_reserve(struct shmring_channel *ch, size_t len, void **data,
 		    struct sr_deadline *dl)
 {
 	struct sr_ring *r = ch->r;
 	uint32_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	uint32_t seq;
+	uint32_t seq, f, retries = 0;
 	int ret;
 
 	for (;;) {
-		if (sr_flags(r) & (SHMRING_CH_HUP | SHMRING_CH_BROKEN))
+		f = sr_flags(r);
+		if (f & (SHMRING_CH_HUP | SHMRING_CH_BROKEN))
 			return -EPIPE;
 		ret = claim(ch, &r->tail, &pos, 0, &seq);
 		if (ret == 1)
 			break;
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN) {
+			ret = retry(&retries, dl);
+			if (ret)
+				return ret;
 			continue;
+		}
 		if (ret)
 			return ret;
-		ret = sr_block(ch, SR_WAIT_ROOM, &ch_slot(ch, pos)->seq, seq, dl);
+		SR_HOOK(ch, SR_STEP_CHECKED);
+		ret = sr_block(ch, SR_WAIT_ROOM, &ch_slot(ch, pos)->seq, seq, f,
+			       dl);
 		if (ret)
 			return ret;
 		pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -134,14 +158,18 @@ ssize_t sr_mpmc_peek(struct shmring_channel *ch, const void **data,
 {
 	struct sr_ring *r = ch->r;
 	uint32_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint32_t seq, len, f;
+	uint32_t seq, len, f, retries = 0;
 	struct sr_slot *s;
 	int ret;
 
 	for (;;) {
 		ret = claim(ch, &r->head, &pos, 1, &seq);
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN) {
+			ret = retry(&retries, dl);
+			if (ret)
+				return ret;
 			continue;
+		}
 		if (ret < 0)
 			return ret;
 		if (ret == 1) {
@@ -159,6 +187,9 @@ ssize_t sr_mpmc_peek(struct shmring_channel *ch, const void **data,
 				return -EBADMSG;
 			pos = atomic_load_explicit(&r->head,
 						   memory_order_relaxed);
+			ret = retry(&retries, dl);
+			if (ret)
+				return ret;
 			continue;
 		}
 		/* Empty at pos. Flags are set after the last commits. */
@@ -171,11 +202,16 @@ ssize_t sr_mpmc_peek(struct shmring_channel *ch, const void **data,
 						 memory_order_relaxed) != pos) {
 				pos = atomic_load_explicit(&r->head,
 							   memory_order_relaxed);
+				ret = retry(&retries, dl);
+				if (ret)
+					return ret;
 				continue;
 			}
 			return f & SHMRING_CH_BROKEN ? -EPIPE : 0;
 		}
-		ret = sr_block(ch, SR_WAIT_DATA, &ch_slot(ch, pos)->seq, seq, dl);
+		SR_HOOK(ch, SR_STEP_CHECKED);
+		ret = sr_block(ch, SR_WAIT_DATA, &ch_slot(ch, pos)->seq, seq, f,
+			       dl);
 		if (ret)
 			return ret;
 		pos = atomic_load_explicit(&r->head, memory_order_relaxed);

@@ -56,9 +56,10 @@ int sr_spsc_attach(struct shmring_channel *ch)
  * plain store will do (barrier.c); the compiler must still keep it before
  * W2. Otherwise seq_cst.
  */
-static void publish_index(_Atomic uint32_t *index, uint32_t v)
+static void publish_index(const struct shmring_channel *ch,
+			  _Atomic uint32_t *index, uint32_t v)
 {
-	if (sr_barrier_light()) {
+	if (ch->plain && sr_barrier_light()) {
 		atomic_store_explicit(index, v, memory_order_release);
 		atomic_signal_fence(memory_order_seq_cst);
 	} else {
@@ -70,7 +71,7 @@ void sr_spsc_publish(struct shmring_channel *ch)
 {
 	if (ch->tail == ch->tail_pub)
 		return;
-	publish_index(&ch->r->tail, ch->tail);
+	publish_index(ch, &ch->r->tail, ch->tail);
 	ch->tail_pub = ch->tail;
 	sr_notify(ch, SR_WAIT_DATA);
 }
@@ -79,7 +80,7 @@ void sr_spsc_release(struct shmring_channel *ch)
 {
 	if (ch->head == ch->head_pub)
 		return;
-	publish_index(&ch->r->head, ch->head);
+	publish_index(ch, &ch->r->head, ch->head);
 	ch->head_pub = ch->head;
 	sr_notify(ch, SR_WAIT_ROOM);
 }
@@ -100,14 +101,14 @@ int sr_spsc_room(struct shmring_channel *ch, uint32_t need,
 		 struct sr_deadline *dl)
 {
 	struct sr_ring *r = ch->r;
-	uint32_t h;
+	uint32_t h, f;
 	int ret;
 
 	for (;;) {
 		if (room_known(ch, need))
 			return 0;
-		if (atomic_load_explicit(&r->ctl.flags, memory_order_relaxed) &
-		    (SHMRING_CH_HUP | SHMRING_CH_BROKEN))
+		f = sr_flags(r);
+		if (f & (SHMRING_CH_HUP | SHMRING_CH_BROKEN))
 			return -EPIPE;
 		h = atomic_load_explicit(&r->head, memory_order_acquire);
 		/* head only moves forward, and never past what we published */
@@ -119,7 +120,8 @@ int sr_spsc_room(struct shmring_channel *ch, uint32_t need,
 			return 0;
 		/* Never sleep on committed data nobody can see. */
 		sr_spsc_publish(ch);
-		ret = sr_block(ch, SR_WAIT_ROOM, &r->head, h, dl);
+		SR_HOOK(ch, SR_STEP_CHECKED);
+		ret = sr_block(ch, SR_WAIT_ROOM, &r->head, h, f, dl);
 		if (ret)
 			return ret;
 	}
@@ -165,7 +167,9 @@ int sr_spsc_avail(struct shmring_channel *ch, struct sr_deadline *dl)
 				continue;
 			return f & SHMRING_CH_BROKEN ? -EPIPE : 0;
 		}
-		ret = sr_block(ch, SR_WAIT_DATA, &r->tail, ch->tail_cache, dl);
+		SR_HOOK(ch, SR_STEP_CHECKED);
+		ret = sr_block(ch, SR_WAIT_DATA, &r->tail, ch->tail_cache, f,
+			       dl);
 		if (ret)
 			return ret;
 	}
@@ -173,23 +177,24 @@ int sr_spsc_avail(struct shmring_channel *ch, struct sr_deadline *dl)
 
 /*
  * A record header is one aligned 8-byte word: the length (or SR_REC_PAD and
- * the padding length) and its complement, as a check. It is copied in and out
- * whole, so the consumer validates exactly what it then uses.
+ * the padding length) in the low half and its complement in the high half,
+ * as a check. It is stored and loaded as one atomic word (relaxed: the
+ * index orders it), so the consumer validates exactly the value it then
+ * uses, whatever a peer writes there meanwhile; a memcpy() could be split.
  */
 static void put_header(unsigned char *p, uint32_t word)
 {
-	uint32_t h[2] = { word, ~word };
-
-	memcpy(p, h, sizeof(h));
+	__atomic_store_n((uint64_t *)(void *)p,
+			 (uint64_t)~word << 32 | word, __ATOMIC_RELAXED);
 }
 
 static int get_header(const unsigned char *p, uint32_t *word)
 {
-	uint32_t h[2];
+	uint64_t h = __atomic_load_n((const uint64_t *)(const void *)p,
+				     __ATOMIC_RELAXED);
 
-	memcpy(h, p, sizeof(h));
-	*word = h[0];
-	return h[1] == ~h[0] ? 0 : -EBADMSG;
+	*word = (uint32_t)h;
+	return (uint32_t)(h >> 32) == ~*word ? 0 : -EBADMSG;
 }
 
 int sr_spsc_msg_reserve(struct shmring_channel *ch, size_t len, void **data,

@@ -23,16 +23,30 @@ int64_t sr_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/*
+ * Starts the deadline the first time a call has to block; returns the time
+ * now. The spin, the sleeps and the liveness checks all count from there.
+ */
+int64_t sr_deadline_start(struct sr_deadline *dl)
+{
+	int64_t now = sr_now_ns();
+
+	if (dl->start)
+		return now;
+	dl->start = now;
+	dl->end = dl->timeout < 0 || dl->timeout > INT64_MAX / 2 ?
+		  INT64_MAX : now + dl->timeout;
+	dl->reap_at = now + SR_LIVENESS_NS;
+	return now;
+}
+
 /* Nanoseconds left, 0 once expired, INT64_MAX for no deadline. */
 int64_t sr_deadline_left(struct sr_deadline *dl)
 {
-	int64_t now;
+	int64_t now = sr_deadline_start(dl);
 
-	if (dl->timeout < 0 || dl->timeout > INT64_MAX / 2)
+	if (dl->end == INT64_MAX)
 		return INT64_MAX;
-	now = sr_now_ns();
-	if (!dl->end)
-		dl->end = now + dl->timeout;
 	return now < dl->end ? dl->end - now : 0;
 }
 

@@ -77,6 +77,58 @@ else
 	result fail example
 fi
 
+# The wake-up protocol, model-checked (model/bell.pml): no interleaving of
+# sleepers and wakers loses a wake-up; the protocol before the eventcount
+# must be found to lose one, or the model proves nothing.
+pml=$(pwd)/model/bell.pml
+model() { # model name want-errors spin-defines...
+	name=$1 want=$2
+	shift 2
+	dir=$(mktemp -d) || exit 1
+	if ! command -v spin >/dev/null; then
+		echo "# spin is not installed (Debian package spin)"
+		result fail "model_$name"
+	elif (cd "$dir" && spin -a "$@" "$pml" >/dev/null &&
+	      cc -O2 -DSAFETY -o pan pan.c && ./pan -m1000000 >out) &&
+	     grep -q "errors: $want\$" "$dir/out"; then
+		echo "# model $name: $(grep -o '[0-9]* states, stored' "$dir/out"), errors: $want"
+		result ok "model_$name"
+	else
+		sed 's/^/# /' "$dir/out" 2>/dev/null
+		result fail "model_$name"
+	fi
+	rm -rf "$dir"
+}
+model mpmc_2_sleepers_3_wakers 0 -DSLEEPERS=2 -DWAKERS=3
+model mpmc_3_sleepers_3_wakers 0 -DSLEEPERS=3 -DWAKERS=3
+model spsc_disarm 0 -DSPSC -DSLEEPERS=1 -DWAKERS=2
+model old_flag_loses_wakeup 1 -DFLAG -DSLEEPERS=1 -DWAKERS=2
+
+# The static library exports the API and nothing else: its internals must
+# not clash with a program's own symbols in a static link.
+lib=$(dirname "$example")/libshmring.a
+others=$(nm -g --defined-only "$lib" 2>&1 | grep -E ' [A-TV-Z] ' |
+	grep -v ' shmring_' || true)
+if [ -s "$lib" ] && nm -g --defined-only "$lib" | grep -q ' T shmring_open$' &&
+   [ -z "$others" ]; then
+	result ok static_library_exports_only_api
+else
+	echo "$others" | sed 's/^/# exported: /'
+	result fail static_library_exports_only_api
+fi
+
+# make CFLAGS=... on the command line replaces the default flags only, not
+# what the build needs (the include paths).
+cf=$(mktemp -d) || exit 1
+if make -s OUTPUT="$cf" CFLAGS='-O1 -g' all >"$out" 2>&1 &&
+   [ -x "$cf/shmring-example" ] && "$cf/shmring-example" >/dev/null; then
+	result ok make_cflags_override
+else
+	sed 's/^/# /' "$out"
+	result fail make_cflags_override
+fi
+rm -rf "$cf"
+
 # The README shows the example verbatim: the copy there must not drift.
 if sed -n '\|^<!-- example: user/examples/shmring-example.c -->$|,\|^```$|p' \
 	../README.md | sed '1,2d;$d' | cmp -s - examples/shmring-example.c; then

@@ -6,10 +6,16 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -904,6 +910,271 @@ static int test_barrier_fork(void)
 	return 0;
 }
 
+/*
+ * A call's timeout counts from the moment it first has to wait, spin
+ * included: a call that spins for 500 us must still return about when a
+ * 20 us timeout says. The deadline once started only after the spin, so the
+ * call overran by the whole spin budget. The fastest of a few tries, so
+ * that a vCPU taken away by the host does not count.
+ */
+static int test_timeout_includes_spin(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *c = chan(sh, "t", SHMRING_CONSUMER,
+					 SHMRING_MSG, 4096, 0);
+	int64_t t0, took, best = INT64_MAX;
+	char buf[16];
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		c->spin_ns = SR_SPIN_MAX_NS;
+		t0 = now_ns();
+		CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 20000),
+			  ETIMEDOUT);
+		took = now_ns() - t0;
+		best = took < best ? took : best;
+	}
+	printf("# a 20 us timeout with a %d us spin took %.1f us at best\n",
+	       SR_SPIN_MAX_NS / 1000, (double)best / 1e3);
+	CHECK(best >= 20000);
+	CHECK(best < SR_SPIN_MAX_NS / 2);
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+/*
+ * A producer that publishes nothing but empty slots (what a producer closing
+ * with a slot reserved leaves, and what a hostile peer can write at will)
+ * kept a consumer skipping them for ever: the claim loops retried without
+ * looking at the deadline. Here each slot the consumer skips is at once
+ * published empty again (from the hook after the consumer's release, so
+ * the ring is never found empty). A timed peek must end about on time and
+ * a non-blocking one at once.
+ */
+static struct shmring_channel *skip_prod, *skip_cons;
+static uint64_t skips;
+
+static void refill_skip(const struct shmring_channel *ch, enum sr_step step)
+{
+	void *d;
+
+	if (ch != skip_cons || step != SR_STEP_W1)
+		return;
+	if (!shmring_msg_reserve(skip_prod, 8, &d, 0)) {
+		sr_mpmc_commit(skip_prod, 0);
+		skips++;
+	}
+}
+
+static int test_mpmc_claim_deadline(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	const void *d;
+	int64_t t0, took;
+	void *w;
+	int pass, i;
+
+	skip_prod = chan(sh, "q", SHMRING_PRODUCER, SHMRING_MPMC, 16, 8);
+	skip_cons = chan(sh, "q", SHMRING_CONSUMER, SHMRING_MPMC, 16, 8);
+	for (i = 0; i < 16; i++) {
+		CHECK_OK(shmring_msg_reserve(skip_prod, 8, &w, 0));
+		sr_mpmc_commit(skip_prod, 0);
+	}
+	atomic_store(&sr_test_hook, refill_skip);
+	for (pass = 0; pass < 2; pass++) {
+		int64_t timeout = pass ? 20000000 : 0;
+
+		t0 = now_ns();
+		CHECK_ERR(shmring_msg_peek(skip_cons, &d, timeout),
+			  pass ? ETIMEDOUT : EAGAIN);
+		took = now_ns() - t0;
+		printf("# timeout %lld ms among empty slots: %.2f ms, %llu "
+		       "skipped\n", (long long)timeout / 1000000,
+		       (double)took / 1e6, (unsigned long long)skips);
+		CHECK(took >= timeout && took < timeout + 500000000);
+	}
+	atomic_store(&sr_test_hook, NULL);
+	CHECK(skips > 0);
+	CHECK_OK(shmring_channel_close(skip_prod));
+	CHECK_OK(shmring_channel_close(skip_cons));
+	shmring_close(sh);
+	return 0;
+}
+
+/* INFO must name an ABI this library speaks, and a size it can map. */
+static int test_info_check(void)
+{
+	struct shmring_info info = { .size = BUF, .abi_version = 1 };
+
+	CHECK_OK(sr_info_check(&info));
+	info.abi_version = SHMRING_ABI_VERSION + 1;	/* later ones add */
+	CHECK_OK(sr_info_check(&info));
+	info.abi_version = 0;
+	CHECK_EQ(sr_info_check(&info), -EPROTO);
+	info.abi_version = 1;
+	info.size = 0;
+	CHECK_EQ(sr_info_check(&info), -EINVAL);
+	return 0;
+}
+
+/*
+ * Participants whose processes differ in what they may do about the
+ * sleeper's barrier (barrier.c): refused by a seccomp profile, opted out of
+ * with SHMRING_NO_MEMBARRIER, or used. Each runs in a child that sets itself
+ * up so before its first open, as a process would from its start.
+ */
+enum mb_mode { MB_USED, MB_REFUSED, MB_OPTED_OUT };
+
+struct mb_peer {
+	struct shmring *sh;
+	enum mb_mode mode;
+	int role;
+	_Atomic int state;	/* 1 attached, 2 told to go on, 3 done */
+	bool plain;		/* what its handle and its record say */
+	bool recorded_plain;
+	struct shmring_stats st;
+	int64_t slept;		/* a consumer: its 50 ms receive took */
+};
+
+/* membarrier(2) fails with ENOSYS, as on a kernel without it. */
+static void refuse_membarrier(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = f };
+
+	CHECK_OK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	CHECK_OK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog));
+}
+
+static int mb_peer_main(void *arg)
+{
+	struct mb_peer *p = arg;
+	struct shmring_channel *ch;
+	char buf[16];
+	int64_t t0;
+
+	if (p->mode == MB_REFUSED)
+		refuse_membarrier();
+	if (p->mode == MB_OPTED_OUT)
+		CHECK_OK(setenv("SHMRING_NO_MEMBARRIER", "1", 1));
+	ch = chan(p->sh, "mb", p->role, SHMRING_MSG, 4096, 0);
+	p->plain = ch->plain;
+	p->recorded_plain = atomic_load(&ch->r->ctl.peers[ch->peer].flags) &
+			    SR_PEER_PLAIN;
+	atomic_store(&p->state, 1);
+	while (atomic_load(&p->state) != 2)
+		sleep_ms(1);
+	if (p->role == SHMRING_CONSUMER) {
+		t0 = now_ns();
+		CHECK_ERR(shmring_msg_recv(ch, buf, sizeof(buf), 50000000),
+			  ETIMEDOUT);
+		p->slept = now_ns() - t0;
+		/* and a message sent by the other process still comes */
+		CHECK_EQ(shmring_msg_recv(ch, buf, sizeof(buf), -1), 4);
+	} else {
+		CHECK_EQ(shmring_msg_send(ch, "late", 4, -1), 4);
+	}
+	shmring_channel_stats(ch, &p->st);
+	CHECK_OK(shmring_channel_close(ch));
+	atomic_store(&p->state, 3);
+	return 0;
+}
+
+/* A producer and a consumer in two processes of the given modes. */
+static void mb_pair(enum mb_mode prod, enum mb_mode cons,
+		    struct mb_peer *pp, struct mb_peer *cp)
+{
+	struct shmring *sh = buffer_new(BUF);
+	pid_t a, b;
+
+	*pp = (struct mb_peer){ .sh = sh, .mode = prod,
+				.role = SHMRING_PRODUCER };
+	*cp = (struct mb_peer){ .sh = sh, .mode = cons,
+				.role = SHMRING_CONSUMER };
+	a = spawn(mb_peer_main, pp);
+	while (!atomic_load(&pp->state))
+		sleep_ms(1);
+	b = spawn(mb_peer_main, cp);
+	while (!atomic_load(&cp->state))
+		sleep_ms(1);
+	atomic_store(&cp->state, 2);
+	/* The producer sends once the consumer's timed receive is over. */
+	while (!cp->slept)
+		sleep_ms(1);
+	atomic_store(&pp->state, 2);
+	CHECK_EQ(reap(a), 0);
+	CHECK_EQ(reap(b), 0);
+	shmring_close(sh);
+}
+
+/*
+ * A consumer whose process may not issue membarrier, against a producer
+ * that publishes with plain stores: it cannot order its sleep against
+ * them, so it sleeps in slices of SR_BARRIER_SLICE_NS (tens of WAITs in
+ * 50 ms). When it assumed, from its own process alone, that nobody
+ * published plainly, it slept the 50 ms in one WAIT and could miss a
+ * publish for a whole liveness slice.
+ */
+static int test_barrier_refused(void)
+{
+	struct mb_peer *p = shared_alloc(2 * sizeof(*p));
+
+	mb_pair(MB_USED, MB_REFUSED, &p[0], &p[1]);
+	CHECK(p[0].plain && p[0].recorded_plain);
+	CHECK(!p[1].plain && !p[1].recorded_plain);
+	printf("# 50 ms empty: %llu WAITs, %llu membarriers\n",
+	       (unsigned long long)p[1].st.waits,
+	       (unsigned long long)p[1].st.barriers);
+	CHECK_EQ(p[1].st.barriers, 0);
+	CHECK(p[1].st.waits >= 10);
+	CHECK_EQ(p[1].st.timeouts, 0);
+	return 0;
+}
+
+/*
+ * The same consumer against a producer that publishes with fenced stores
+ * (opted out): nothing to fear, one WAIT for the whole 50 ms.
+ */
+static int test_barrier_refused_fenced_peer(void)
+{
+	struct mb_peer *p = shared_alloc(2 * sizeof(*p));
+
+	mb_pair(MB_OPTED_OUT, MB_REFUSED, &p[0], &p[1]);
+	CHECK(!p[0].plain && !p[0].recorded_plain);
+	printf("# 50 ms empty: %llu WAITs\n",
+	       (unsigned long long)p[1].st.waits);
+	CHECK(p[1].st.waits >= 1 && p[1].st.waits <= 3);
+	return 0;
+}
+
+/*
+ * SHMRING_NO_MEMBARRIER: the process neither registers nor issues the
+ * barrier, and publishes with fenced stores; its plain-publishing peer
+ * makes it sleep in short slices, and messages pass both ways.
+ */
+static int test_barrier_opt_out(void)
+{
+	struct mb_peer *p = shared_alloc(4 * sizeof(*p));
+
+	mb_pair(MB_USED, MB_OPTED_OUT, &p[0], &p[1]);
+	CHECK(!p[1].plain && !p[1].recorded_plain);
+	CHECK_EQ(p[1].st.barriers, 0);
+	CHECK(p[1].st.waits >= 10);
+	mb_pair(MB_OPTED_OUT, MB_USED, &p[2], &p[3]);
+	CHECK(!p[2].plain && p[3].plain);
+	/* Nobody publishes plainly to it: one barrier per sleep, one WAIT. */
+	CHECK(p[3].st.barriers >= 1);
+	CHECK(p[3].st.waits >= 1 && p[3].st.waits <= 3);
+	return 0;
+}
+
 static int test_wake_at_sleep(void)
 {
 	struct racer rc = { .sh = buffer_new(BUF) };
@@ -1285,6 +1556,74 @@ static int test_corrupt_layout(void)
 }
 
 /* Records and indices corrupted while both sides are attached. */
+/*
+ * A peer rewrites a record header while the consumer reads it. The consumer
+ * loads it in one atomic load, so it validates exactly the value it uses:
+ * each peek gives the message whole or EBADMSG, never another length. (A
+ * memcpy() of the header is a data race with such a writer, which the TSan
+ * build reports.)
+ */
+struct header_flipper {
+	uint64_t *word;
+	_Atomic bool started, stop;
+};
+
+static void *flip_header(void *arg)
+{
+	struct header_flipper *f = arg;
+	uint64_t good = (uint64_t)~8U << 32 | 8, bad = (uint64_t)~3U << 32 | 9;
+	unsigned int i;
+
+	atomic_store(&f->started, true);
+	for (i = 0; !atomic_load_explicit(&f->stop, memory_order_relaxed);
+	     i++)
+		__atomic_store_n(f->word, i & 1 ? good : bad,
+				 __ATOMIC_RELAXED);
+	__atomic_store_n(f->word, good, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static int test_record_header_race(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p = chan(sh, "v", SHMRING_PRODUCER,
+					 SHMRING_MSG, 4096, 0);
+	struct shmring_channel *c = chan(sh, "v", SHMRING_CONSUMER,
+					 SHMRING_MSG, 4096, 0);
+	struct header_flipper f = { .word = (uint64_t *)ring_of(sh, "v")->data };
+	unsigned int i, good = 0, bad = 0;
+	int64_t end;
+	const void *d;
+	pthread_t t;
+	ssize_t n;
+
+	CHECK_EQ(shmring_msg_send(p, "12345678", 8, 0), 8);
+	CHECK(!pthread_create(&t, NULL, flip_header, &f));
+	while (!atomic_load(&f.started))
+		sched_yield();
+	end = now_ns() + 100000000;
+	for (i = 0; i < 200000 || now_ns() < end; i++) {
+		c->head = 0;	/* the same record again */
+		n = shmring_msg_peek(c, &d, 0);
+		if (n == 8)
+			good++;
+		else if (n == -EBADMSG)
+			bad++;
+		else
+			break;
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(t, NULL);
+	printf("# %u whole, %u EBADMSG\n", good, bad);
+	CHECK_EQ(good + bad, i);
+	CHECK(good && bad);	/* both values were seen: the race ran */
+	c->head = 0;
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
 static int test_corrupt_records(void)
 {
 	struct shmring *sh;
@@ -1441,6 +1780,50 @@ static int test_dead_lock_broken(void)
 }
 
 /* Liveness: a reused pid (another start time) and a zombie are dead. */
+/*
+ * A participant that takes the channel lock over from a dead holder marks
+ * the channel broken; it must also wake the sleepers, which otherwise
+ * learned of it only when their liveness slice ran out.
+ */
+static int test_stolen_lock_wakes(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct shmring_channel *p, *c2;
+	struct blocker b;
+	struct shmring_stats st;
+	struct sr_ring *r;
+	int64_t t0;
+	pthread_t t;
+	pid_t pid;
+
+	p = chan(sh, "m", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+	b = (struct blocker){
+		.c = chan(sh, "m", SHMRING_CONSUMER, SHMRING_MSG, 4096, 0),
+	};
+	r = ring_of(sh, "m");
+	pid = spawn(exit_now, NULL);
+	CHECK_EQ(reap(pid), 0);
+	/* Only a lost wake-up may let a slice run out. */
+	atomic_store(&sr_test_liveness_ns, 10 * SHMRING_LIVENESS_NS);
+	CHECK(!pthread_create(&t, NULL, block_recv, &b));
+	sleep_ms(20);		/* asleep in WAIT by now, whatever its spin */
+	atomic_store(&r->ctl.lock, (uint64_t)pid);
+	t0 = now_ns();
+	CHECK_ERR(shmring_channel_open(sh, "m", SHMRING_CONSUMER, 0, NULL,
+				       &c2), EPIPE);
+	pthread_join(t, NULL);
+	printf("# the sleeper saw BROKEN after %.1f ms\n",
+	       (double)(now_ns() - t0) / 1e6);
+	CHECK(now_ns() - t0 < SHMRING_LIVENESS_NS);
+	CHECK_EQ(b.got, -EPIPE);
+	CHECK_OK(shmring_channel_stats(b.c, &st));
+	CHECK_EQ(st.timeouts, 0);
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(b.c));
+	shmring_close(sh);
+	return 0;
+}
+
 static int test_liveness(void)
 {
 	siginfo_t si;
@@ -1479,13 +1862,21 @@ TAP_TESTS(
 	{ "pingpong_threads", pingpong_threads, 120 },
 	{ "pingpong_procs", pingpong_procs, 120 },
 	{ "wake_at_sleep", test_wake_at_sleep, 120 },
+	{ "timeout_includes_spin", test_timeout_includes_spin, 0 },
+	{ "mpmc_claim_deadline", test_mpmc_claim_deadline, 0 },
+	{ "info_check", test_info_check, 0 },
 	{ "barrier_fork", test_barrier_fork, 0 },
+	{ "barrier_refused", test_barrier_refused, 0 },
+	{ "barrier_refused_fenced_peer", test_barrier_refused_fenced_peer, 0 },
+	{ "barrier_opt_out", test_barrier_opt_out, 0 },
 	{ "spin_adapts", test_spin_adapts, 0 },
 	{ "spin_idle_or_stall", test_spin_idle_or_stall, 0 },
 	{ "no_idle_wake", test_no_idle_wake, 0 },
 	{ "corrupt_layout", test_corrupt_layout, 0 },
 	{ "corrupt_records", test_corrupt_records, 0 },
+	{ "record_header_race", test_record_header_race, 0 },
 	{ "corrupt_mpmc", test_corrupt_mpmc, 0 },
 	{ "dead_lock_broken", test_dead_lock_broken, 0 },
+	{ "stolen_lock_wakes", test_stolen_lock_wakes, 0 },
 	{ "liveness", test_liveness, 0 },
 )

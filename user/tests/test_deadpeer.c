@@ -2,13 +2,16 @@
 /*
  * Dead peers: a participant SIGKILLed in the middle of a message must not
  * wedge the survivor, which gets EPIPE within a bounded time (a liveness
- * slice is SHMRING_LIVENESS_NS); a live but idle peer must not look dead;
- * and once the survivor closes, the channel works for a new pair.
+ * slice is SHMRING_LIVENESS_NS); a participant that calls exec without
+ * closing is gone as well, though its pid lives on; a live but idle peer
+ * must not look dead, nor one whose forked child execs; and once the
+ * survivor closes, the channel works for a new pair.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -246,6 +249,199 @@ static int mpmc_producer_killed(void)
 	return 0;
 }
 
+/* How long a participant that exec'ed lives on, as /bin/sleep. */
+#define EXEC_LIFE	"5"
+
+static void exec_sleep(void)
+{
+	fflush(stdout);
+	execl("/bin/sleep", "sleep", EXEC_LIFE, (char *)NULL);
+	_exit(127);
+}
+
+/* A participant that sends (or holds) a little, then execs. */
+static int exec_main(void *arg)
+{
+	struct victim *v = arg;
+	struct shmring_channel *ch = chan_c(v->sh, v->role, v->kind);
+	const void *cp;
+	int i;
+
+	if (v->role == SHMRING_PRODUCER) {
+		for (i = 0; i < 3; i++)
+			CHECK_EQ(v->kind == SHMRING_STREAM ?
+				 shmring_stream_write(ch, &i, sizeof(i), -1) :
+				 shmring_msg_send(ch, &i, sizeof(i), -1),
+				 sizeof(i));
+	} else {
+		CHECK(shmring_msg_peek(ch, &cp, -1) > 0);	/* held */
+	}
+	atomic_store(&v->ready, 1);
+	exec_sleep();
+	return 1;
+}
+
+/* The exec'ed process still runs, so only its lost lock can tell. */
+static void check_exec_alive(pid_t pid)
+{
+	CHECK_EQ(kill(pid, 0), 0);
+	CHECK_EQ(waitpid(pid, NULL, WNOHANG), 0);
+}
+
+/*
+ * A participant that calls exec without closing: same pid, same start
+ * time, but its mapping and its fds are gone. The survivor, blocked,
+ * gets EPIPE within a slice or two, long before the process ends.
+ */
+static int exec_peer(uint32_t kind, int role)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct victim *v = shared_alloc(sizeof(*v));
+	struct shmring_channel *me;
+	int mine = role == SHMRING_PRODUCER ? SHMRING_CONSUMER :
+		   SHMRING_PRODUCER;
+	char buf[64];
+	int64_t t0;
+	ssize_t n;
+	pid_t pid;
+	int i = 0, got = 0;
+
+	*v = (struct victim){ .sh = sh, .kind = kind, .role = role };
+	me = chan_c(sh, mine, kind);
+	if (mine == SHMRING_PRODUCER)
+		CHECK_EQ(shmring_msg_send(me, &i, sizeof(i), -1), sizeof(i));
+	pid = spawn(exec_main, v);
+	while (!atomic_load(&v->ready))
+		sleep_ms(1);
+	t0 = now_ns();
+	if (mine == SHMRING_CONSUMER) {
+		while ((n = kind == SHMRING_STREAM ?
+			    shmring_stream_read(me, buf, sizeof(buf), -1) :
+			    shmring_msg_recv(me, buf, sizeof(buf), -1)) > 0)
+			got += (int)n;
+		CHECK_EQ(got, 3 * (int)sizeof(i));
+	} else {
+		do {
+			n = shmring_msg_send(me, &i, sizeof(i), -1);
+		} while (n > 0 && ++i < 100000);
+	}
+	CHECK_EQ(n, -EPIPE);
+	printf("# EPIPE %.1f ms after the peer's exec\n",
+	       (double)(now_ns() - t0) / 1e6);
+	CHECK(now_ns() - t0 < BOUND_NS);
+	check_exec_alive(pid);
+	kill(pid, SIGKILL);
+	CHECK_EQ(reap(pid), 128 + SIGKILL);
+	CHECK_OK(shmring_channel_close(me));
+	check_reusable(sh, kind);
+	shmring_close(sh);
+	return 0;
+}
+
+static int msg_producer_exec(void)
+{
+	return exec_peer(SHMRING_MSG, SHMRING_PRODUCER);
+}
+
+static int stream_producer_exec(void)
+{
+	return exec_peer(SHMRING_STREAM, SHMRING_PRODUCER);
+}
+
+static int msg_consumer_exec(void)
+{
+	return exec_peer(SHMRING_MSG, SHMRING_CONSUMER);
+}
+
+static int mpmc_producer_exec(void)
+{
+	return exec_peer(SHMRING_MPMC, SHMRING_PRODUCER);
+}
+
+static int mpmc_consumer_exec(void)
+{
+	return exec_peer(SHMRING_MPMC, SHMRING_CONSUMER);
+}
+
+/*
+ * A joiner sees it too: the producer's role of an SPSC channel is free once
+ * its holder exec'ed, and the channel is broken (EPIPE, not EBUSY).
+ */
+static int exec_seen_by_joiner(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct victim *v = shared_alloc(sizeof(*v));
+	struct shmring_channel *c, *p;
+	char buf[16];
+	pid_t pid;
+
+	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
+			      .role = SHMRING_PRODUCER };
+	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
+	pid = spawn(exec_main, v);
+	while (!atomic_load(&v->ready))
+		sleep_ms(1);
+	/* The exec closes the lock's fd: wait for the new program. */
+	sleep_ms(200);
+	check_exec_alive(pid);
+	CHECK_ERR(shmring_channel_open(sh, "c", SHMRING_PRODUCER, 0, NULL, &p),
+		  EPIPE);
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), sizeof(int));
+	kill(pid, SIGKILL);
+	CHECK_EQ(reap(pid), 128 + SIGKILL);
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+/*
+ * A participant that forks a helper which execs (fork and exec of a
+ * program, as system() and popen() do) is still there: the child shares
+ * its liveness lock's description until the exec closes the child's copy.
+ */
+static int fork_exec_main(void *arg)
+{
+	struct victim *v = arg;
+	struct shmring_channel *ch = chan_c(v->sh, v->role, v->kind);
+	pid_t child;
+
+	child = fork();
+	if (!child)
+		exec_sleep();
+	CHECK(child > 0);
+	atomic_store(&v->ready, 1);
+	while (atomic_load(&v->ready) != 2)
+		sleep_ms(1);
+	kill(child, SIGKILL);
+	CHECK_EQ(reap(child), 128 + SIGKILL);
+	CHECK_OK(shmring_channel_close(ch));
+	return 0;
+}
+
+static int fork_exec_alive(void)
+{
+	struct shmring *sh = buffer_new(BUF);
+	struct victim *v = shared_alloc(sizeof(*v));
+	struct shmring_channel *c;
+	char buf[16];
+	pid_t pid;
+
+	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
+			      .role = SHMRING_PRODUCER };
+	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
+	pid = spawn(fork_exec_main, v);
+	while (!atomic_load(&v->ready))
+		sleep_ms(1);
+	/* Three liveness slices, each ending in a check of the producer. */
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), 350000000), ETIMEDOUT);
+	atomic_store(&v->ready, 2);
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), -1), 0);
+	CHECK_EQ(reap(pid), 0);
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
 static int idle_main(void *arg)
 {
 	struct victim *v = arg;
@@ -295,4 +491,11 @@ TAP_TESTS(
 	{ "mpmc_consumer_killed", mpmc_consumer_killed, 30 },
 	{ "mpmc_producer_killed", mpmc_producer_killed, 30 },
 	{ "idle_peer_alive", idle_peer_alive, 30 },
+	{ "msg_producer_exec", msg_producer_exec, 30 },
+	{ "stream_producer_exec", stream_producer_exec, 30 },
+	{ "msg_consumer_exec", msg_consumer_exec, 30 },
+	{ "mpmc_producer_exec", mpmc_producer_exec, 30 },
+	{ "mpmc_consumer_exec", mpmc_consumer_exec, 30 },
+	{ "exec_seen_by_joiner", exec_seen_by_joiner, 30 },
+	{ "fork_exec_alive", fork_exec_alive, 30 },
 )

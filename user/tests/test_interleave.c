@@ -29,6 +29,7 @@
 #include "util.h"
 
 #ifndef SR_TEST_HOOKS
+/* cppcheck-suppress preprocessorErrorDirective */
 #error "the library must be built with -DSR_TEST_HOOKS for these tests"
 #endif
 

@@ -222,16 +222,10 @@ int sr_block(struct shmring_channel *ch, enum sr_side side,
 	return 0;
 }
 
-/* After publishing (W1): ring the side that waits for it, if it armed. */
-void sr_notify(struct shmring_channel *ch, enum sr_side side)
+/* W3 and W4, out of the publish path: move the armed bell on, and wake. */
+static void __attribute__((noinline))
+ring(struct shmring_channel *ch, _Atomic uint32_t *bell, uint32_t b)
 {
-	_Atomic uint32_t *bell = bell_of(ch->r, side);
-	uint32_t b;
-
-	SR_HOOK(ch, SR_STEP_W1);
-	b = atomic_load_explicit(bell, memory_order_seq_cst);		/* W2 */
-	if (!(b & 1))
-		return;
 	SR_HOOK(ch, SR_STEP_W2);
 	do {								/* W3 */
 		if (atomic_compare_exchange_weak_explicit(bell, &b, b + 1,
@@ -244,6 +238,18 @@ void sr_notify(struct shmring_channel *ch, enum sr_side side)
 			return;
 		}
 	} while (b & 1);	/* else another waker moved it after our W1 */
+}
+
+/* After publishing (W1): ring the side that waits for it, if it armed. */
+void sr_notify(struct shmring_channel *ch, enum sr_side side)
+{
+	_Atomic uint32_t *bell = bell_of(ch->r, side);
+	uint32_t b;
+
+	SR_HOOK(ch, SR_STEP_W1);
+	b = atomic_load_explicit(bell, memory_order_seq_cst);		/* W2 */
+	if (b & 1)
+		ring(ch, bell, b);
 }
 
 /* After a flag change (W1, a seq_cst read-modify-write): ring both sides. */

@@ -152,7 +152,7 @@ struct shmring_channel {
 	bool file_known;	/* the buffer's fd is on lock_dev, lock_ino */
 	uint64_t lock_dev;
 	uint64_t lock_ino;
-	bool plain;		/* SPSC publishes may be plain stores */
+	bool plain;		/* recorded: its SPSC publishes may be plain */
 	uint32_t cap;		/* validated copies of the descriptor */
 	uint32_t mask;
 	uint32_t slot_size;

@@ -56,10 +56,9 @@ int sr_spsc_attach(struct shmring_channel *ch)
  * plain store will do (barrier.c); the compiler must still keep it before
  * W2. Otherwise seq_cst.
  */
-static void publish_index(const struct shmring_channel *ch,
-			  _Atomic uint32_t *index, uint32_t v)
+static inline void publish_index(_Atomic uint32_t *index, uint32_t v)
 {
-	if (ch->plain && sr_barrier_light()) {
+	if (sr_barrier_light()) {
 		atomic_store_explicit(index, v, memory_order_release);
 		atomic_signal_fence(memory_order_seq_cst);
 	} else {
@@ -71,7 +70,7 @@ void sr_spsc_publish(struct shmring_channel *ch)
 {
 	if (ch->tail == ch->tail_pub)
 		return;
-	publish_index(ch, &ch->r->tail, ch->tail);
+	publish_index(&ch->r->tail, ch->tail);
 	ch->tail_pub = ch->tail;
 	sr_notify(ch, SR_WAIT_DATA);
 }
@@ -80,7 +79,7 @@ void sr_spsc_release(struct shmring_channel *ch)
 {
 	if (ch->head == ch->head_pub)
 		return;
-	publish_index(ch, &ch->r->head, ch->head);
+	publish_index(&ch->r->head, ch->head);
 	ch->head_pub = ch->head;
 	sr_notify(ch, SR_WAIT_ROOM);
 }
@@ -188,7 +187,7 @@ static void put_header(unsigned char *p, uint32_t word)
 			 (uint64_t)~word << 32 | word, __ATOMIC_RELAXED);
 }
 
-static int get_header(const unsigned char *p, uint32_t *word)
+static inline int get_header(const unsigned char *p, uint32_t *word)
 {
 	uint64_t h = __atomic_load_n((const uint64_t *)(const void *)p,
 				     __ATOMIC_RELAXED);
@@ -236,8 +235,8 @@ int sr_spsc_msg_commit(struct shmring_channel *ch, size_t len,
  * The record at the read cursor, with @avail bytes readable: its payload
  * length in *@len (0 for padding) and its size in *@size, both checked.
  */
-static int rec_at_head(const struct shmring_channel *ch, uint32_t avail,
-		       uint32_t *len, uint32_t *size)
+static inline int rec_at_head(const struct shmring_channel *ch,
+			      uint32_t avail, uint32_t *len, uint32_t *size)
 {
 	uint32_t pos = ch->head & ch->mask, w;
 

@@ -246,6 +246,25 @@ int sr_lock(_Atomic uint64_t *lock, bool *stolen);
 void sr_unlock(_Atomic uint64_t *lock);
 
 /* layout.c */
+#ifdef SR_TEST_HOOKS
+/*
+ * Test builds only (the host tests and the kselftest build define
+ * SR_TEST_HOOKS; the library itself is built without): sr_test_hook, when
+ * set, runs at each point, so that a test can act as a peer that writes
+ * the buffer at exactly that moment.
+ */
+enum sr_test_point {
+	/* sr_layout_lock() validated the header and directory, still locked */
+	SR_TEST_LAYOUT_CHECKED,
+};
+extern void (*sr_test_hook)(struct shmring *sh, enum sr_test_point point);
+#define SR_TEST_HOOK(sh, point) do {					\
+	if (sr_test_hook)						\
+		sr_test_hook(sh, point);				\
+} while (0)
+#else
+#define SR_TEST_HOOK(sh, point) do { } while (0)
+#endif
 int sr_layout_lock(struct shmring *sh, bool create, struct sr_header **out);
 void sr_layout_unlock(struct sr_header *hdr);
 struct sr_dirent *sr_dir_find(struct sr_header *hdr, const char *name);

@@ -23,6 +23,10 @@ static_assert(offsetof(struct sr_ring, head) - offsetof(struct sr_ring, tail)
 static_assert(sizeof(struct sr_ring) % SR_LINE == 0, "ring data alignment");
 static_assert(sizeof(_Atomic uint32_t) == 4, "atomic words are futex words");
 
+#ifdef SR_TEST_HOOKS
+void (*sr_test_hook)(struct shmring *sh, enum sr_test_point point);
+#endif
+
 static int hdr_format(struct shmring *sh, struct sr_header *hdr)
 {
 	/* Everything but the lock, which we hold. */
@@ -160,6 +164,7 @@ int sr_layout_lock(struct shmring *sh, bool create, struct sr_header **out)
 		sr_unlock(&hdr->lock);
 		return ret;
 	}
+	SR_TEST_HOOK(sh, SR_TEST_LAYOUT_CHECKED);
 	*out = hdr;
 	return 0;
 }

@@ -106,9 +106,11 @@ int shmring_open(const char *path, struct shmring **out);
 /*
  * shmring_open_memfd - a new memfd of @size bytes (a multiple of the page
  * size), mapped shared, with futex WAIT/WAKE. A child forked afterwards
- * shares it. For tests and hosts without the module.
+ * shares it. For tests and hosts without the module. Its size is sealed
+ * (F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SEAL): whoever gets the descriptor
+ * can write every byte, but cannot truncate it under the mappings.
  * Errors: EINVAL (size 0, not page-aligned, over 1 GiB); memfd_create,
- * ftruncate and mmap errors.
+ * ftruncate, F_ADD_SEALS and mmap errors.
  */
 int shmring_open_memfd(size_t size, struct shmring **out);
 

@@ -15,12 +15,14 @@
  *                any time: the library must check what it then uses again
  *   header_state, reclaim
  *                fields left in states a creator or formatter never leaves
+ *   memfd_sealed a peer holding the memfd cannot change its size
  *   flipper      a second process flips fields between their value and
  *                hostile ones in a tight loop while this one creates,
  *                attaches, uses and lists channels (SHMRING_HOSTILE_MS of
  *                it: 2 s, 1 s in the kselftest build for a TCG guest)
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -341,6 +343,29 @@ static int test_reclaim(void)
 	check_info(&ci[1], BUF);
 	shmring_close(sh);
 	shmring_close(peer);
+	return 0;
+}
+
+/*
+ * A peer that has the memfd can write every byte of it, but cannot change
+ * its size: shrunk, it would make the pages past the new end SIGBUS in
+ * every mapping.
+ */
+static int test_memfd_sealed(void)
+{
+	struct shmring *sh;
+	int fd;
+
+	CHECK_OK(shmring_open_memfd(BUF, &sh));
+	fd = shmring_fd(sh);
+	CHECK(fcntl(fd, F_GET_SEALS) ==
+	      (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+	CHECK(ftruncate(fd, BUF / 2) && errno == EPERM);
+	CHECK(ftruncate(fd, 2 * BUF) && errno == EPERM);
+	CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) && errno == EPERM);
+	CHECK_OK(shmring_channel_close(chan(sh, "v", SHMRING_PRODUCER,
+					    SHMRING_MSG, 4096, 0)));
+	shmring_close(sh);
 	return 0;
 }
 
@@ -709,5 +734,6 @@ TAP_TESTS(
 	{ "toctou_listing", test_toctou_listing, 0 },
 	{ "header_state", test_header_state, 0 },
 	{ "reclaim", test_reclaim, 0 },
+	{ "memfd_sealed", test_memfd_sealed, 0 },
 	{ "flipper", test_flipper, 120 },
 );

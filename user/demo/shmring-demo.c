@@ -99,7 +99,13 @@ static int reader(void)
 		    errno != EINTR)
 			die("SHMRING_IOC_WAIT");
 	}
-	len = *word(&b, LEN_OFF);
+	/* Any opener may write the length: read it once, check that copy. */
+	len = __atomic_load_n(word(&b, LEN_OFF), __ATOMIC_RELAXED);
+	if (len > PAYLOAD) {
+		fprintf(stderr, "reader: length %u is over the %u-byte payload area\n",
+			len, PAYLOAD);
+		return 1;
+	}
 	printf("reader %d: woken; message of %u bytes read in place: \"%.*s\"\n",
 	       getpid(), len, (int)len, (const char *)b.base + MSG_OFF);
 	printf("reader %d: payload fnv1a=%016llx over %u bytes\n", getpid(),

@@ -26,6 +26,13 @@
  *            outside the buffer), or a ring whose indices or records are
  *            impossible. Nothing is read or written out of bounds; the
  *            buffer must be reformatted (shmring_format(FORCE)).
+ *            Every opener can write every byte at any time, and the
+ *            library checks each value it uses as it uses it: a peer that
+ *            writes impossible values gets EBADMSG, one that writes valid
+ *            but false ones (a name removed, the allocator at the end,
+ *            another kind, a live pid in a lock word) gets the error that
+ *            describes what the buffer says (ENOENT, ENOSPC, EPROTOTYPE,
+ *            ETIMEDOUT, ...), in bounds all the same.
  *   EPIPE    the peer is gone: the consumer closed (for a producer), or a
  *            participant died without closing (for everyone on the channel;
  *            see "Dead peers" below).
@@ -59,6 +66,9 @@
  *
  * Holding data. A consumer that peeks without releasing keeps that room from
  * the producer; release before blocking for more if the ring may be full.
+ * What a peek or reservation points at stays shared memory, which a peer
+ * may change while it is read: copy out what decides anything (a length, an
+ * offset) before checking it, as the copying calls do.
  */
 #ifndef SHMRING_H
 #define SHMRING_H
@@ -116,9 +126,11 @@ int shmring_open(const char *path, struct shmring **out);
 /*
  * shmring_open_memfd - a new memfd of @size bytes (a multiple of the page
  * size), mapped shared, with futex WAIT/WAKE. A child forked afterwards
- * shares it. For tests and hosts without the module.
+ * shares it. For tests and hosts without the module. Its size is sealed
+ * (F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SEAL): whoever gets the descriptor
+ * can write every byte, but cannot truncate it under the mappings.
  * Errors: EINVAL (size 0, not page-aligned, over 1 GiB); memfd_create,
- * ftruncate and mmap errors.
+ * ftruncate, F_ADD_SEALS and mmap errors.
  */
 int shmring_open_memfd(size_t size, struct shmring **out);
 
@@ -178,17 +190,19 @@ int shmring_wake(struct shmring *sh, const uint32_t *word, uint32_t count);
 
 /*
  * shmring_format - write the header and an empty directory at offset 0 if
- * the buffer is all zero there (shmring_channel_open() with SHMRING_CREATE
- * does this on its own). Returns 0 also when a valid header is already
- * there. Errors: EINVAL (flags; buffer smaller than 2 pages), EBADMSG (a
- * foreign header, without SHMRING_FORMAT_FORCE), ETIMEDOUT (the directory
- * lock is held by a live process for over 5 s).
+ * the buffer is all zero there, or holds a header whose formatter died
+ * before it finished (shmring_channel_open() with SHMRING_CREATE does this
+ * on its own). Returns 0 also when a valid header is already there.
+ * Errors: EINVAL (flags; buffer smaller than 2 pages), EBADMSG (a foreign
+ * or corrupted header, without SHMRING_FORMAT_FORCE), ETIMEDOUT (the
+ * directory lock is held by a live process for over 5 s).
  */
 int shmring_format(struct shmring *sh, unsigned int flags);
 
 /*
  * shmring_check - validate the header and the directory.
- * Returns 0, or ENOENT (not formatted), EBADMSG (corrupted), ETIMEDOUT.
+ * Returns 0, or ENOENT (not formatted, or its formatter died before it
+ * finished), EBADMSG (corrupted), ETIMEDOUT.
  */
 int shmring_check(struct shmring *sh);
 

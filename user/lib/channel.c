@@ -358,10 +358,11 @@ int shmring_channel_open(struct shmring *sh, const char *name, int role,
 		ret = -ENOENT;
 	else if (!e)
 		ret = sr_dir_create(sh, hdr, name, attr, &e);
-	if (!ret && attr && e->kind != attr->kind)
-		ret = -EPROTOTYPE;
+	/* The kind as bound and checked, not a second read of the entry. */
 	if (!ret)
 		ret = sr_ring_bind(ch, sh, e);
+	if (!ret && attr && ch->kind != attr->kind)
+		ret = -EPROTOTYPE;
 	/* A READY entry never changes: the directory lock can go. */
 	sr_layout_unlock(hdr);
 	if (!ret)
@@ -425,6 +426,11 @@ int shmring_channel_stats(const struct shmring_channel *ch,
 	return 0;
 }
 
+/*
+ * @e is the private copy that sr_ring_bind() checked: the name (terminated)
+ * and region reported are the ones checked, not a peer's later writes.
+ * The ring's indices and participants are read once each and only reported.
+ */
 static void describe(struct shmring_channel *ch, const struct sr_dirent *e,
 		     struct shmring_chinfo *ci)
 {
@@ -461,14 +467,16 @@ int shmring_channels(struct shmring *sh, struct shmring_chinfo *out,
 	if (ret)
 		return sr_fail(-ret);
 	for (i = 0; i < SHMRING_MAX_CHANNELS && !ret; i++) {
-		const struct sr_dirent *e = &hdr->dir[i];
+		struct sr_dirent e;
 
-		if (e->state != SR_DIR_READY)
+		/* One copy, bound (and so checked) and described. */
+		sr_dirent_read(&hdr->dir[i], &e);
+		if (e.state != SR_DIR_READY)
 			continue;
 		memset(&ch, 0, sizeof(ch));
-		ret = sr_ring_bind(&ch, sh, e);
+		ret = sr_ring_bind(&ch, sh, &e);
 		if (!ret && n < max)
-			describe(&ch, e, &out[n]);
+			describe(&ch, &e, &out[n]);
 		n++;
 	}
 	sr_layout_unlock(hdr);

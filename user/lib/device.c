@@ -102,16 +102,25 @@ close_fd:
 	return sr_fail(err);
 }
 
+/*
+ * Sealed at its size: anyone who gets hold of the memfd (a child, a peer it
+ * was passed to, /proc/<pid>/fd) could otherwise shrink it, and every
+ * mapping would take SIGBUS on the pages cut off, or grow it without bound.
+ * F_SEAL_SEAL keeps them from adding other seals.
+ */
+#define SR_MEMFD_SEALS	(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
 int shmring_open_memfd(size_t size, struct shmring **out)
 {
 	int fd, err;
 
 	if (!out || !size || size > SR_MAX_BUFFER || size % page_size())
 		return sr_fail(EINVAL);
-	fd = memfd_create("shmring", MFD_CLOEXEC);
+	fd = memfd_create("shmring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return sr_fail(errno);
-	if (ftruncate(fd, (off_t)size)) {
+	if (ftruncate(fd, (off_t)size) ||
+	    fcntl(fd, F_ADD_SEALS, SR_MEMFD_SEALS)) {
 		err = errno;
 		goto close_fd;
 	}

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Private to libshmring: the layout in shared memory, the handles, and the
- * helpers the files share. Everything in shared memory is untrusted: it is
- * validated when read and never used as a pointer, length or index unchecked.
+ * helpers the files share. Everything in shared memory is untrusted, and any
+ * opener may change it at any time: a value that decides an address or a
+ * length is read once into a local (SR_LOAD()), that local is validated, and
+ * only it is used; no check of the field itself holds for a later read.
  */
 #ifndef SHMRING_INTERNAL_H
 #define SHMRING_INTERNAL_H
@@ -181,6 +183,14 @@ struct shmring_channel {
 
 /* ---- helpers ---- */
 
+/*
+ * One load of a plain field of shared memory, which the compiler may neither
+ * repeat nor split (the kernel's READ_ONCE()): a value read with it into a
+ * local is the value the checks see and the code then uses. Relaxed: it
+ * orders nothing, which the layout's readers, under its lock, do not need.
+ */
+#define SR_LOAD(field)	__atomic_load_n(&(field), __ATOMIC_RELAXED)
+
 /* The one error convention: errno set, and its negation returned. */
 static inline int sr_fail(int err)
 {
@@ -277,13 +287,35 @@ int sr_lock(_Atomic uint64_t *lock, bool *stolen);
 void sr_unlock(_Atomic uint64_t *lock);
 
 /* layout.c */
+#ifdef SR_TEST_HOOKS
+/*
+ * Test builds only (see SR_HOOK() below for the wake-up protocol's):
+ * sr_test_layout_hook, when set, runs at each point, so that a test can act
+ * as a peer that writes the buffer at exactly that moment.
+ */
+enum sr_test_point {
+	/* sr_layout_lock() validated the header and directory, still locked */
+	SR_TEST_LAYOUT_CHECKED,
+};
+extern void (*sr_test_layout_hook)(struct shmring *sh,
+				   enum sr_test_point point);
+#define SR_LAYOUT_HOOK(sh, point) do {					\
+	if (sr_test_layout_hook)					\
+		sr_test_layout_hook(sh, point);				\
+} while (0)
+#else
+#define SR_LAYOUT_HOOK(sh, point) do { } while (0)
+#endif
 int sr_layout_lock(struct shmring *sh, bool create, struct sr_header **out);
 void sr_layout_unlock(struct sr_header *hdr);
 struct sr_dirent *sr_dir_find(struct sr_header *hdr, const char *name);
+/* Copies @e with SR_LOAD(), each field once: check and use only the copy. */
+void sr_dirent_read(const struct sr_dirent *e, struct sr_dirent *d);
 int sr_dir_create(struct shmring *sh, struct sr_header *hdr, const char *name,
 		  const struct shmring_channel_attr *attr,
 		  struct sr_dirent **out);
 int sr_attr_check(const struct shmring_channel_attr *attr);
+/* Reads @e anew and checks it: the copy sr_layout_lock() saw is stale. */
 int sr_ring_bind(struct shmring_channel *ch, struct shmring *sh,
 		 const struct sr_dirent *e);
 

@@ -174,7 +174,7 @@ ssize_t sr_mpmc_peek(struct shmring_channel *ch, const void **data,
 			return ret;
 		if (ret == 1) {
 			s = ch_slot(ch, pos);
-			len = s->len;
+			len = SR_LOAD(s->len);
 			ch->busy = true;
 			ch->res_pos = pos;
 			ch->res_len = len;

@@ -129,6 +129,8 @@ static const struct file_operations shmring_fops = {
 	.read_iter = shmring_read_iter,
 	.write_iter = shmring_write_iter,
 	.mmap = shmring_mmap,
+	/* RAM has nothing to write back, so fsync() and msync() succeed. */
+	.fsync = noop_fsync,
 	.unlocked_ioctl = shmring_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };

@@ -1221,6 +1221,60 @@ TEST_F(dev, rw_bad_pointer)
 	munmap(none, self->page);
 }
 
+/* ---- fsync and msync ---- */
+
+/*
+ * A buffer of RAM has nothing to write back: fsync(), fdatasync() and
+ * msync(MS_SYNC) succeed for every opener and mapping, and change nothing.
+ */
+TEST_F(dev, fsync_msync)
+{
+	static const int modes[] = { O_RDWR, O_RDONLY, O_WRONLY };
+	const size_t page = self->page;
+	uint8_t *p, *ro;
+	size_t i;
+	int fd;
+
+	fill_pat(self->map, 0, self->size, 33);
+	EXPECT_EQ(0, fsync(self->fd)) TH_LOG("fsync: %s", strerror(errno));
+	EXPECT_EQ(0, fdatasync(self->fd)) TH_LOG("fdatasync: %s", strerror(errno));
+	for (i = 0; i < ARRAY_SIZE(modes); i++) {
+		fd = shmring_open(modes[i]);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, fsync(fd)) TH_LOG("open mode %#x: fsync: %s",
+					       modes[i], strerror(errno));
+		EXPECT_EQ(0, fdatasync(fd)) TH_LOG("open mode %#x: fdatasync: %s",
+						   modes[i], strerror(errno));
+		close(fd);
+	}
+
+	/* The whole mapping, part of it, and either kind of msync. */
+	EXPECT_EQ(0, msync(self->map, self->size, MS_SYNC))
+		TH_LOG("msync(MS_SYNC): %s", strerror(errno));
+	EXPECT_EQ(0, msync(self->map + 3 * page, page, MS_SYNC | MS_INVALIDATE))
+		TH_LOG("msync(MS_SYNC | MS_INVALIDATE): %s", strerror(errno));
+	EXPECT_EQ(0, msync(self->map, self->size, MS_ASYNC));
+
+	/* A mapping whose fd is closed still has its file. */
+	fd = shmring_open(O_RDWR);
+	ASSERT_LE(0, fd);
+	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 5 * page);
+	ASSERT_NE(MAP_FAILED, p);
+	close(fd);
+	EXPECT_EQ(0, msync(p, 2 * page, MS_SYNC)) TH_LOG("%s", strerror(errno));
+	munmap(p, 2 * page);
+
+	fd = shmring_open(O_RDONLY);
+	ASSERT_LE(0, fd);
+	ro = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_EQ(0, msync(ro, page, MS_SYNC)) TH_LOG("%s", strerror(errno));
+	munmap(ro, page);
+	close(fd);
+
+	EXPECT_EQ(-1, bad_pat(self->map, 0, self->size, 33));
+}
+
 /* ---- threads racing open/mmap/munmap/close against read/write/llseek ---- */
 
 #define RACE_SECONDS	3

@@ -21,6 +21,7 @@
 
 #include <uapi/linux/shmring.h>
 
+#include "compat.h"
 #include "shmring.h"
 
 #define SHMRING_DEFAULT_SIZE	SZ_4M
@@ -128,6 +129,9 @@ static const struct file_operations shmring_fops = {
 	.llseek = shmring_llseek,
 	.read_iter = shmring_read_iter,
 	.write_iter = shmring_write_iter,
+	/* splice() and sendfile(), through read_iter and write_iter. */
+	.splice_read = copy_splice_read,
+	.splice_write = iter_file_splice_write,
 	.mmap = shmring_mmap,
 	/* RAM has nothing to write back, so fsync() and msync() succeed. */
 	.fsync = noop_fsync,

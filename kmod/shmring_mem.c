@@ -131,25 +131,29 @@ int shmring_mmap(struct file *file, struct vm_area_struct *vma)
  * Copies between the buffer and @iter, a page at a time. iov_iter copies
  * stop short at a fault and, unlike copy_from_user(), never zero-fill the
  * rest of the destination: a failed write leaves the shared bytes alone.
+ *
+ * copy_to_iter(), not copy_page_to_iter(): where splice reads through a
+ * pipe iterator (6.1), the latter does not copy but puts a reference to
+ * the page itself into the pipe, which would then alias the live buffer,
+ * and whose reader gets ENODATA for a page outside any page cache.
  */
 static ssize_t shmring_copy(struct shmring_dev *sdev, struct iov_iter *iter,
-			    loff_t pos, size_t len, bool to_user)
+			    loff_t pos, size_t len, bool to_iter)
 {
 	size_t done = 0;
 
 	while (done < len) {
 		u64 off = pos + done;
-		struct page *page = sdev->pages[off >> PAGE_SHIFT];
+		void *addr = page_address(sdev->pages[off >> PAGE_SHIFT]) +
+			     offset_in_page(off);
 		size_t chunk = min_t(size_t, len - done,
 				     PAGE_SIZE - offset_in_page(off));
 		size_t n;
 
-		if (to_user)
-			n = copy_page_to_iter(page, offset_in_page(off), chunk,
-					      iter);
+		if (to_iter)
+			n = copy_to_iter(addr, chunk, iter);
 		else
-			n = copy_page_from_iter(page, offset_in_page(off),
-						chunk, iter);
+			n = copy_from_iter(addr, chunk, iter);
 		done += n;
 		if (n < chunk)
 			break;

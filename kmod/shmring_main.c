@@ -114,9 +114,17 @@ static long shmring_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case SHMRING_IOC_INFO:
 		return shmring_ioctl_info(sdev, uarg);
+	/*
+	 * As read() and write() would be: WAIT tells whether a word holds a
+	 * value (with timeout 0, at once), WAKE changes what others see.
+	 */
 	case SHMRING_IOC_WAIT:
+		if (!(file->f_mode & FMODE_READ))
+			return -EBADF;
 		return shmring_ioctl_wait(sdev, uarg);
 	case SHMRING_IOC_WAKE:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
 		return shmring_ioctl_wake(sdev, uarg);
 	default:
 		return -ENOTTY;

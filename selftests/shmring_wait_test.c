@@ -2,7 +2,8 @@
 /*
  * WAIT/WAKE on /dev/shmring: futex semantics on 32-bit words of the shared
  * buffer. Return values, exact wake counts, per-offset separation, timeouts,
- * signals, bad input, lost wake-ups and races with mmap/munmap/close.
+ * signals, bad input, the file's access mode, lost wake-ups and races with
+ * mmap/munmap/close.
  *
  * A waiter is only known to be asleep once INFO.nr_waiters says so; tests
  * poll it (bounded) instead of sleeping and hoping.
@@ -852,6 +853,58 @@ TEST_F(shmring_wait, last_word)
 	ASSERT_EQ(1, shmring_wake(c->fd, off, UINT32_MAX));
 	check_returned(_metadata, c, &nr_done, 1, 0);
 	ASSERT_EQ(1, join_waiters(&w, 1, 0));
+}
+
+/*
+ * WAIT needs read access and WAKE write access, as read() and write() do:
+ * otherwise a write-only opener could use WAIT with timeout 0 to test any
+ * word for a value, and a read-only one could wake anyone. EBADF comes
+ * before any look at the argument. INFO needs neither.
+ */
+TEST_F(shmring_wait, access_mode_ebadf)
+{
+	struct ctx *c = &self->c;
+	uint64_t off = 8 * c->page + 4;
+	struct shmring_info info;
+	int ro, wo, nr_done = 0;
+	struct waiter w;
+
+	ro = shmring_open(O_RDONLY);
+	ASSERT_LE(0, ro);
+	wo = shmring_open(O_WRONLY);
+	ASSERT_LE(0, wo);
+	set_word(c, off, 5);
+
+	ASSERT_EQ(-EBADF, shmring_wait(wo, off, 5, 0, 0));
+	ASSERT_EQ(-EBADF, shmring_wait(wo, off, 4, 0, 0));
+	ASSERT_EQ(-EBADF, shmring_wait(wo, off, 5, 0, NSEC_PER_MSEC));
+	ASSERT_EQ(-EBADF, shmring_wait(wo, off, 5, SHMRING_WAIT_ABSTIME, -1));
+	ASSERT_EQ(-EBADF, shmring_wait(wo, 1, 5, 0, 0));
+	ASSERT_EQ(-EBADF, shmring_wait(wo, off, 5, 1U << 31, 0));
+	ASSERT_EQ(-EBADF, wait_raw(wo, NULL));
+	ASSERT_EQ(-ETIMEDOUT, shmring_wait(ro, off, 5, 0, 0));
+	ASSERT_EQ(-EAGAIN, shmring_wait(ro, off, 4, 0, 0));
+
+	/* A read-only opener sleeps; its own WAKE is refused and wakes nobody. */
+	ASSERT_EQ(0, start_waiters(&w, 1, ro, off, 5, 0, -1, &nr_done));
+	ASSERT_EQ(1, await_nr_waiters(c->fd, 1));
+	ASSERT_EQ(-EBADF, shmring_wake(ro, off, UINT32_MAX));
+	ASSERT_EQ(-EBADF, shmring_wake(ro, off, 1));
+	ASSERT_EQ(-EBADF, shmring_wake(ro, 1, 1));
+	ASSERT_EQ(-EBADF, wake_flags(ro, off, 1, 1));
+	ASSERT_EQ(-EBADF, ioctl(ro, SHMRING_IOC_WAKE, NULL) ? -errno : 0);
+	check_returned(_metadata, c, &nr_done, 0, 1);
+	/* The write-only one wakes it. */
+	ASSERT_EQ(1, shmring_wake(wo, off, 1));
+	check_returned(_metadata, c, &nr_done, 1, 0);
+	ASSERT_EQ(1, join_waiters(&w, 1, 0));
+
+	ASSERT_EQ(0, shmring_get_info(ro, &info));
+	ASSERT_EQ(c->size, info.size);
+	ASSERT_EQ(0, shmring_get_info(wo, &info));
+	ASSERT_EQ(c->size, info.size);
+	close(ro);
+	close(wo);
 }
 
 /* Signals */

@@ -46,10 +46,14 @@ struct shmring_info {
  *	CLOCK_MONOTONIC deadline with SHMRING_WAIT_ABSTIME. Negative waits
  *	forever; 0 never sleeps.
  *
+ * Needs a file descriptor opened for reading (O_RDONLY or O_RDWR), like
+ * read(2): otherwise EBADF, before the argument is looked at.
+ *
  * Returns 0 when woken by SHMRING_IOC_WAKE (callers must re-check the word:
  * the value may have changed again), or -1 with errno EAGAIN (word differs
  * at the call), ETIMEDOUT, EINTR (signal), EINVAL (misaligned or
- * out-of-range offset, unknown flags) or EFAULT (bad argument pointer).
+ * out-of-range offset, unknown flags), EFAULT (bad argument pointer) or
+ * EBADF (not open for reading).
  */
 struct shmring_wait {
 	__u64 offset;
@@ -64,8 +68,12 @@ struct shmring_wait {
  * @count: wake at most this many waiters on @offset; UINT32_MAX wakes all.
  * @flags: zero.
  *
+ * Needs a file descriptor opened for writing (O_WRONLY or O_RDWR), like
+ * write(2): otherwise EBADF, before the argument is looked at.
+ *
  * Returns the number of waiters woken, or -1 with errno EINVAL (misaligned
- * or out-of-range offset, non-zero flags) or EFAULT.
+ * or out-of-range offset, non-zero flags), EFAULT or EBADF (not open for
+ * writing).
  */
 struct shmring_wake {
 	__u64 offset;

@@ -15,7 +15,10 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/overflow.h>
 #include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
@@ -29,16 +32,51 @@
 
 static unsigned long shmring_size = SHMRING_DEFAULT_SIZE;
 
-/* "size=64M": memparse() takes K/M/G suffixes; garbage fails the load. */
+/*
+ * "size=64M": a number (decimal, 0x hex or 0 octal) with an optional K, M
+ * or G; garbage fails the load. Not memparse(), which wraps silently: with
+ * it, 2^64 + 4096 loaded a 4 KiB buffer. A value that does not fit fails.
+ */
 static int shmring_size_set(const char *val, const struct kernel_param *kp)
 {
+	size_t len = strlen(val);
 	unsigned long long bytes;
-	char *end;
+	unsigned int shift = 0;
+	char *num;
+	int ret;
 
-	bytes = memparse(val, &end);
-	if (end == val || (*end && *end != '\n'))
+	if (len && val[len - 1] == '\n')
+		len--;
+	if (len) {
+		switch (val[len - 1]) {
+		case 'G':
+		case 'g':
+			shift = 30;
+			break;
+		case 'M':
+		case 'm':
+			shift = 20;
+			break;
+		case 'K':
+		case 'k':
+			shift = 10;
+			break;
+		}
+	}
+	num = kmemdup_nul(val, shift ? len - 1 : len, GFP_KERNEL);
+	if (!num)
+		return -ENOMEM;
+	ret = kstrtoull(num, 0, &bytes);
+	kfree(num);
+	if (ret == -ERANGE || (!ret && (check_shl_overflow(bytes, shift, &bytes) ||
+					(unsigned long)bytes != bytes))) {
+		pr_err("size=%.*s is invalid: must be 1 byte to %u bytes\n",
+		       (int)len, val, SHMRING_MAX_SIZE);
 		return -EINVAL;
-	*(unsigned long *)kp->arg = min_t(unsigned long long, bytes, ULONG_MAX);
+	}
+	if (ret)
+		return -EINVAL;
+	*(unsigned long *)kp->arg = bytes;
 	return 0;
 }
 

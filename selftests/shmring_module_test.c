@@ -403,6 +403,9 @@ TEST_F(module, bad_sizes_einval)
 	static const char * const bad[] = {
 		"size=0", "size=0K", "size=2G", "size=1025M", "size=1073741825",
 		"size=abc", "size=", "size=12Q", "size",
+		/* 2^64 + 4096 and 2^64 + 1 GiB: they must not wrap to fit. */
+		"size=18446744073709555712", "size=17179869185G",
+		"size=18446744073709551616", "size=0x10000000000001000",
 	};
 	long long total = mem_total_bytes(), half_plus;
 	size_t page = self->c.page;

@@ -21,6 +21,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/time_namespace.h>
 #include <linux/uaccess.h>
 
 #include <uapi/linux/shmring.h>
@@ -112,6 +113,30 @@ static void shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
 	__set_current_state(TASK_RUNNING);
 }
 
+/*
+ * An absolute deadline is on the caller's CLOCK_MONOTONIC, which its time
+ * namespace may offset from the host's, the clock the timer runs on. futex
+ * converts it with timens_ktime_to_host(), which a module cannot call: it
+ * reads init_time_ns and calls do_timens_ktime_to_host(), neither of them
+ * exported. timens_add_monotonic() reads the same offset and is inline;
+ * the rest is what do_timens_ktime_to_host() does.
+ */
+static ktime_t shmring_abs_to_host(ktime_t tim)
+{
+	struct timespec64 ts = {};
+	ktime_t offset;
+
+	timens_add_monotonic(&ts);
+	offset = timespec64_to_ktime(ts);
+	/* Before the namespace's clock began: long past. */
+	if (tim < offset)
+		return 0;
+	/* Beyond what the host's clock can reach: never. */
+	if (offset < 0 && tim > KTIME_MAX + offset)
+		return KTIME_MAX;
+	return tim - offset;
+}
+
 long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 {
 	struct shmring_waiter w = { .task = current };
@@ -129,9 +154,10 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 
 	/* Relative timeouts become a deadline once, so retries don't drift. */
 	if (uw.timeout_ns > 0) {
-		deadline = uw.timeout_ns;
-		if (!(uw.flags & SHMRING_WAIT_ABSTIME))
-			deadline = ktime_add_safe(ktime_get(), deadline);
+		if (uw.flags & SHMRING_WAIT_ABSTIME)
+			deadline = shmring_abs_to_host(uw.timeout_ns);
+		else
+			deadline = ktime_add_safe(ktime_get(), uw.timeout_ns);
 		dl = &deadline;
 	}
 

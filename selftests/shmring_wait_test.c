@@ -2,8 +2,8 @@
 /*
  * WAIT/WAKE on /dev/shmring: futex semantics on 32-bit words of the shared
  * buffer. Return values, exact wake counts, per-offset separation, timeouts,
- * signals, bad input, the file's access mode, lost wake-ups and races with
- * mmap/munmap/close.
+ * signals, bad input, the file's access mode, time namespaces, lost wake-
+ * ups and races with mmap/munmap/close.
  *
  * A waiter is only known to be asleep once INFO.nr_waiters says so; tests
  * poll it (bounded) instead of sleeping and hoping.
@@ -19,6 +19,7 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -56,6 +57,10 @@
 
 struct shared {
 	int handled;		/* signal handler runs, seen across fork */
+	/* What a WAIT in a time namespace saw, from the grandchild. */
+	int tn_ret;
+	int64_t tn_now;		/* its CLOCK_MONOTONIC at the start */
+	int64_t tn_elapsed;
 };
 
 struct ctx {
@@ -659,6 +664,84 @@ TEST_F(shmring_wait, no_timeout_waits_until_woken)
 		check_returned(_metadata, c, &nr_done, 1, 0);
 		ASSERT_EQ(1, join_waiters(&w, 1, 0));
 	}
+}
+
+/*
+ * An ABSTIME deadline is on the caller's CLOCK_MONOTONIC, which a time
+ * namespace offsets from the host's. A child makes a namespace whose clock
+ * is @offset_s seconds off; its child, the first task inside, waits until
+ * its own now + 100 ms, and reports through the shared page.
+ */
+static int timens_abstime_wait(struct ctx *c, uint64_t off, int64_t offset_s)
+{
+	pid_t pid, inner;
+	int fd, status;
+
+	pid = spawn();
+	if (pid)
+		return pid < 0 ? -errno : reap(pid);
+	if (unshare(CLONE_NEWTIME))
+		_exit(errno == EINVAL || errno == EPERM ? 200 : 201);
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || dprintf(fd, "monotonic %lld 0\n", (long long)offset_s) < 0 ||
+	    close(fd))
+		_exit(202);
+	inner = fork();
+	if (inner == 0) {
+		int64_t t0 = now_ns();
+
+		c->sh->tn_now = t0;
+		c->sh->tn_ret = shmring_wait(c->fd, off, 0, SHMRING_WAIT_ABSTIME,
+					     t0 + 100 * NSEC_PER_MSEC);
+		c->sh->tn_elapsed = now_ns() - t0;
+		_exit(0);
+	}
+	if (inner < 0 || waitpid(inner, &status, 0) != inner ||
+	    !WIFEXITED(status) || WEXITSTATUS(status))
+		_exit(203);
+	_exit(0);
+}
+
+TEST_F(shmring_wait, abstime_in_time_namespace)
+{
+	struct ctx *c = &self->c;
+	uint64_t off = 6 * c->page + 20;
+	int64_t offsets[2], host;
+	unsigned int i;
+	int ret;
+
+	/* Ahead of the host's clock, and behind it (never below zero). */
+	offsets[0] = 20;
+	offsets[1] = -(now_ns() / NSEC_PER_SEC / 2);
+	ASSERT_GT(0, offsets[1]) TH_LOG("booted less than 2 s ago");
+
+	for (i = 0; i < ARRAY_SIZE(offsets); i++) {
+		c->sh->tn_ret = 1;
+		host = now_ns();
+		ret = timens_abstime_wait(c, off, offsets[i]);
+		if (ret == -200)
+			SKIP(return, "no time namespaces");
+		ASSERT_EQ(0, ret) TH_LOG("offset %lld s", (long long)offsets[i]);
+		/* The namespace really moved the clock. */
+		ASSERT_LT(llabs(c->sh->tn_now - host - offsets[i] * NSEC_PER_SEC),
+			  AT_ONCE_NS) TH_LOG("offset %lld s: clock %lld, host %lld",
+					     (long long)offsets[i],
+					     (long long)c->sh->tn_now,
+					     (long long)host);
+		/* Each offset judged on its own: EXPECT, not ASSERT. */
+		EXPECT_EQ(-ETIMEDOUT, c->sh->tn_ret)
+			TH_LOG("offset %lld s", (long long)offsets[i]);
+		EXPECT_GE(c->sh->tn_elapsed, 100 * NSEC_PER_MSEC)
+			TH_LOG("offset %lld s: timed out after %lld ns",
+			       (long long)offsets[i], (long long)c->sh->tn_elapsed);
+		EXPECT_LT(c->sh->tn_elapsed, 100 * NSEC_PER_MSEC + LATE_NS)
+			TH_LOG("offset %lld s: timed out after %lld ns",
+			       (long long)offsets[i], (long long)c->sh->tn_elapsed);
+		TH_LOG("offset %lld s: timed out after %lld ms",
+		       (long long)offsets[i],
+		       (long long)(c->sh->tn_elapsed / NSEC_PER_MSEC));
+	}
+	ASSERT_EQ(0, nr_waiters(c->fd));
 }
 
 /* Bad input */

@@ -33,7 +33,10 @@ struct shmring_info {
 	__u64 reserved[4];
 };
 
-/* timeout_ns is an absolute CLOCK_MONOTONIC deadline, not a duration. */
+/*
+ * timeout_ns is an absolute CLOCK_MONOTONIC deadline, not a duration: the
+ * caller's clock, as clock_gettime() gives it, in its time namespace too.
+ */
 #define SHMRING_WAIT_ABSTIME	(1U << 0)
 #define SHMRING_WAIT_FLAGS	(SHMRING_WAIT_ABSTIME)
 
@@ -43,8 +46,8 @@ struct shmring_info {
  * @expected: sleep only while the word still holds this value.
  * @flags: 0 or SHMRING_WAIT_ABSTIME; other bits are rejected with EINVAL.
  * @timeout_ns: relative timeout in nanoseconds, or an absolute
- *	CLOCK_MONOTONIC deadline with SHMRING_WAIT_ABSTIME. Negative waits
- *	forever; 0 never sleeps.
+ *	CLOCK_MONOTONIC deadline with SHMRING_WAIT_ABSTIME, on the clock of
+ *	the caller's time namespace. Negative waits forever; 0 never sleeps.
  *
  * Needs a file descriptor opened for reading (O_RDONLY or O_RDWR), like
  * read(2): otherwise EBADF, before the argument is looked at.

@@ -90,9 +90,19 @@ static bool shmring_word_ok(struct shmring_dev *sdev, u64 offset)
 }
 
 /*
+ * The state of a waiter, as futex sleeps: TASK_FREEZABLE lets the freezer
+ * (suspend, hibernation, the cgroup v1 freezer) freeze the task where it
+ * sleeps, still queued. Without it the freezer sends a fake signal, which
+ * dequeues every waiter and ends relative waits with EINTR and no signal.
+ * The sleep holds no lock, which a freezable sleep must not.
+ */
+#define SHMRING_SLEEP_STATE	(TASK_INTERRUPTIBLE | TASK_FREEZABLE)
+
+/*
  * Sleeps until woken, a signal, or @deadline (NULL: none). Called with the
- * task already queued and in TASK_INTERRUPTIBLE; the caller sorts out, under
- * the bucket lock, which of the three ended the sleep.
+ * task already queued and in SHMRING_SLEEP_STATE; the caller sorts out,
+ * under the bucket lock, which of the three ended the sleep. A thaw wakes
+ * the task too, which only means another turn of the loop.
  */
 static void shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
 {
@@ -108,7 +118,7 @@ static void shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
 						   current->timer_slack_ns,
 						   HRTIMER_MODE_ABS))
 			break;
-		set_current_state(TASK_INTERRUPTIBLE);
+		set_current_state(SHMRING_SLEEP_STATE);
 	}
 	__set_current_state(TASK_RUNNING);
 }
@@ -176,7 +186,7 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 	w.ticket = b->next_ticket++;
 	list_add_tail(&w.node, &b->waiters);
 	atomic_inc(&sdev->nr_waiters);
-	set_current_state(TASK_INTERRUPTIBLE);
+	set_current_state(SHMRING_SLEEP_STATE);
 	spin_unlock(&b->lock);
 
 	shmring_sleep(&w, dl);

@@ -2,8 +2,8 @@
 /*
  * WAIT/WAKE on /dev/shmring: futex semantics on 32-bit words of the shared
  * buffer. Return values, exact wake counts, per-offset separation, timeouts,
- * signals, bad input, the file's access mode, time namespaces, lost wake-
- * ups and races with mmap/munmap/close.
+ * signals, bad input, the file's access mode, time namespaces, the
+ * freezer, lost wake-ups and races with mmap/munmap/close.
  *
  * A waiter is only known to be asleep once INFO.nr_waiters says so; tests
  * poll it (bounded) instead of sleeping and hoping.
@@ -30,7 +30,9 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1197,6 +1199,182 @@ TEST_F(shmring_wait, stop_and_continue)
 		ASSERT_EQ(1, shmring_wake(c->fd, off, 1));
 		ASSERT_EQ(0, reap(pid));
 	}
+}
+
+/*
+ * The freezer (suspend, hibernation, the cgroup v1 freezer: all through
+ * freeze_task()) must freeze a waiter where it sleeps, as it does a futex
+ * waiter, not interrupt it: a relative wait would return EINTR with no
+ * signal, and any wait would leave the queue while frozen. The cgroup v1
+ * freezer is mounted for the test; the guest has no systemd.
+ */
+FIXTURE(shmring_freeze) {
+	struct ctx c;
+	char root[64];		/* where the freezer hierarchy is mounted */
+	char cg[112];		/* the cgroup the waiter is moved into */
+	bool frozen;
+	pid_t pid;
+};
+
+FIXTURE_VARIANT(shmring_freeze) {
+	enum wait_mode mode;
+	bool wake_while_frozen;
+};
+
+FIXTURE_VARIANT_ADD(shmring_freeze, relative) {
+	.mode = WAIT_RELATIVE,
+};
+
+FIXTURE_VARIANT_ADD(shmring_freeze, forever) {
+	.mode = WAIT_FOREVER,
+};
+
+FIXTURE_VARIANT_ADD(shmring_freeze, abstime) {
+	.mode = WAIT_ABSTIME,
+};
+
+FIXTURE_VARIANT_ADD(shmring_freeze, relative_woken_while_frozen) {
+	.mode = WAIT_RELATIVE, .wake_while_frozen = true,
+};
+
+static int write_str(const char *dir, const char *file, const char *s)
+{
+	char path[160];
+	ssize_t len = strlen(s);
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* The freezer.state of @cg is @want, within POLL_NS. */
+static bool await_state(const char *cg, const char *want)
+{
+	int64_t start = now_ns();
+	char path[160], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/freezer.state", cg);
+	do {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (!strncmp(buf, want, strlen(want)) &&
+			    buf[strlen(want)] == '\n')
+				return true;
+		}
+	} while (poll_again(start));
+	return false;
+}
+
+FIXTURE_SETUP(shmring_freeze)
+{
+	int err = 0;
+
+	ctx_setup(_metadata, &self->c);
+	if (_metadata->exit_code)
+		return;
+	/* Undone here on failure: teardown runs only after a whole setup. */
+	strcpy(self->root, "/tmp/shmring-freezer-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->root));
+	if (mount("freezer", self->root, "cgroup", 0, "freezer")) {
+		err = errno;
+		rmdir(self->root);
+		SKIP(return, "no cgroup v1 freezer: %s", strerror(err));
+	}
+	/* Named after us: a leftover of an earlier run must not be in the way. */
+	snprintf(self->cg, sizeof(self->cg), "%s/shmring-%d", self->root, getpid());
+	if (mkdir(self->cg, 0755)) {
+		err = errno;
+		umount(self->root);
+		rmdir(self->root);
+	}
+	ASSERT_EQ(0, err) TH_LOG("mkdir %s: %s", self->cg, strerror(err));
+}
+
+FIXTURE_TEARDOWN(shmring_freeze)
+{
+	int64_t start = now_ns();
+
+	if (self->frozen)
+		write_str(self->cg, "freezer.state", "THAWED");
+	if (self->pid > 0) {
+		kill(self->pid, SIGKILL);
+		waitpid(self->pid, NULL, 0);
+	}
+	/* A killed task may take a moment to leave its cgroup. */
+	while (rmdir(self->cg) && errno == EBUSY && poll_again(start))
+		;
+	EXPECT_EQ(0, access(self->cg, F_OK) ? 0 : -1) TH_LOG("%s is left", self->cg);
+	EXPECT_EQ(0, umount(self->root)) TH_LOG("umount %s: %s", self->root, strerror(errno));
+	EXPECT_EQ(0, rmdir(self->root));
+	ctx_teardown(_metadata, &self->c);
+}
+
+/*
+ * Everything seen while frozen is checked after the thaw: a frozen task
+ * cannot even be killed, and nothing may stay frozen when a check fails.
+ */
+TEST_F_TIMEOUT(shmring_freeze, waiter_stays_asleep, 120)
+{
+	struct ctx *c = &self->c;
+	uint64_t off = 9 * c->page + 60;
+	int queued, queued_after = 0, woke = 0, thawed;
+	bool reached, alive_frozen, alive_woken = true;
+	char pid[16];
+
+	self->pid = spawn_waiter(c, off, variant->mode, 0, false);
+	ASSERT_LT(0, self->pid);
+	ASSERT_EQ(1, await_nr_waiters(c->fd, 1));
+	snprintf(pid, sizeof(pid), "%d\n", self->pid);
+	ASSERT_EQ(0, write_str(self->cg, "cgroup.procs", pid));
+
+	ASSERT_EQ(0, write_str(self->cg, "freezer.state", "FROZEN"));
+	self->frozen = true;
+	reached = await_state(self->cg, "FROZEN");
+	/* Frozen where it sleeps: still queued, still in WAIT. */
+	usleep(SETTLE_US);
+	queued = nr_waiters(c->fd);
+	alive_frozen = alive(self->pid);
+	if (variant->wake_while_frozen) {
+		/* Dequeued now; it returns 0 once it runs again. */
+		woke = shmring_wake(c->fd, off, 1);
+		queued_after = nr_waiters(c->fd);
+		usleep(SETTLE_US);
+		alive_woken = alive(self->pid);
+	}
+	thawed = write_str(self->cg, "freezer.state", "THAWED");
+	if (!thawed && await_state(self->cg, "THAWED"))
+		self->frozen = false;
+
+	ASSERT_FALSE(self->frozen) TH_LOG("cannot thaw: %s", strerror(-thawed));
+	ASSERT_TRUE(reached) TH_LOG("the waiter was never frozen");
+	ASSERT_EQ(1, queued) TH_LOG("frozen waiter left the queue");
+	ASSERT_TRUE(alive_frozen) TH_LOG("frozen waiter returned");
+	if (variant->wake_while_frozen) {
+		ASSERT_EQ(1, woke);
+		ASSERT_EQ(0, queued_after);
+		ASSERT_TRUE(alive_woken) TH_LOG("returned while frozen");
+	} else {
+		usleep(SETTLE_US);
+		ASSERT_TRUE(alive(self->pid)) TH_LOG("returned after the thaw");
+		ASSERT_EQ(1, nr_waiters(c->fd));
+		ASSERT_EQ(1, shmring_wake(c->fd, off, 1));
+	}
+	ASSERT_EQ(0, reap(self->pid));
+	self->pid = 0;
+	ASSERT_EQ(0, await_nr_waiters(c->fd, 0));
 }
 
 /* Ping-pong: no lost wake-up */

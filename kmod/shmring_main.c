@@ -136,7 +136,7 @@ static long shmring_ioctl_info(struct shmring_dev *sdev, void __user *arg)
 	info.size = sdev->size;
 	info.page_size = PAGE_SIZE;
 	info.abi_version = SHMRING_ABI_VERSION;
-	info.nr_waiters = atomic_read(&sdev->nr_waiters);
+	info.nr_waiters = shmring_nr_waiters(sdev);
 
 	if (copy_to_user(arg, &info, sizeof(info)))
 		return -EFAULT;
@@ -229,8 +229,8 @@ static int __init shmring_init(void)
 	if (ret)
 		goto err_wait;
 
-	pr_info("%zu bytes (%lu pages) at /dev/shmring\n",
-		sdev->size, sdev->nr_pages);
+	pr_info("%zu bytes (%lu pages) at /dev/shmring, %u wait buckets\n",
+		sdev->size, sdev->nr_pages, sdev->nr_buckets);
 	return 0;
 
 err_wait:

@@ -5,8 +5,9 @@
  * signals, bad input, the file's access mode, time namespaces, the
  * freezer, lost wake-ups and races with mmap/munmap/close.
  *
- * A waiter is only known to be asleep once INFO.nr_waiters says so; tests
- * poll it (bounded) instead of sleeping and hoping.
+ * A waiter is only known to be queued, so that a WAKE finds it, once
+ * INFO.nr_waiters counts it; tests poll it (bounded) instead of sleeping
+ * and hoping.
  *
  * Environment, to scale the long tests:
  *   SHMRING_PINGPONG  round trips per ping-pong (default 100000)

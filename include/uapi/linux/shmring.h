@@ -18,7 +18,12 @@
  * @size: buffer size in bytes, a whole number of pages.
  * @page_size: the kernel's page size in bytes; mmap offsets are multiples of it.
  * @abi_version: SHMRING_ABI_VERSION of the loaded module.
- * @nr_waiters: number of tasks asleep in SHMRING_IOC_WAIT right now.
+ * @nr_waiters: number of tasks queued in SHMRING_IOC_WAIT: a task counts
+ *	from the moment WAIT queues it, just before it goes to sleep, until a
+ *	WAKE dequeues it or it leaves. A sum of per-bucket counts, bucket by
+ *	bucket, without a lock: exact while no WAIT or WAKE runs; meanwhile a
+ *	task that moves from one word to another during the sum may be
+ *	counted twice or not at all.
  * @reserved0: zero.
  * @features: feature bits; 0 in ABI version 1, bits reserved for later.
  * @reserved: zero.

@@ -11,6 +11,9 @@
  * space first and then takes the same lock to dequeue. Either the waker's
  * lock comes after the waiter's, and it finds the waiter queued, or it
  * comes first, and the waiter's read under the lock sees the new value.
+ *
+ * Each bucket queues its waiters as futex does: by priority, real-time
+ * tasks first, FIFO within one priority, so WAKE(1) wakes the most urgent.
  */
 
 #include <linux/hrtimer.h>
@@ -19,8 +22,10 @@
 #include <linux/list.h>
 #include <linux/log2.h>
 #include <linux/moduleparam.h>
+#include <linux/plist.h>
 #include <linux/random.h>
 #include <linux/sched.h>
+#include <linux/sched/prio.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/siphash.h>
@@ -43,21 +48,23 @@
 /**
  * struct shmring_bucket - one lock and queue of the waiter hash table
  * @lock: guards the other fields and each waiter queued here.
- * @waiters: the waiters, and the bookmarks of WAKEs that dropped the lock
- *	half way through.
+ * @waiters: the waiters in wake order, and the bookmarks of WAKEs that
+ *	dropped the lock half way through.
  * @next_ticket: ticket of the next waiter to queue.
  * @nr_waiters: waiters queued; written under @lock, read by INFO without.
  */
 struct shmring_bucket {
 	spinlock_t lock;	/* guards the rest, and the waiters queued */
-	struct list_head waiters;
+	struct plist_head waiters;
 	u64 next_ticket;
 	unsigned int nr_waiters;
 } ____cacheline_aligned_in_smp;
 
 /**
  * struct shmring_waiter - one task in WAIT, on its own stack
- * @node: entry in the bucket's queue, protected by the bucket lock.
+ * @node: entry in the bucket's queue, protected by the bucket lock; its
+ *	priority is futex's, min(normal_prio, MAX_RT_PRIO): every task that
+ *	is not real-time at one priority, below all that are.
  * @task: the sleeping task; NULL in a WAKE's bookmark, which every walker
  *	passes over.
  * @offset: the word it waits on.
@@ -66,7 +73,7 @@ struct shmring_bucket {
  * @woken: set by WAKE once @node is dequeued; WAKE's last touch of us.
  */
 struct shmring_waiter {
-	struct list_head node;
+	struct plist_node node;
 	struct task_struct *task;
 	u64 offset;
 	u64 ticket;
@@ -111,7 +118,7 @@ int shmring_wait_init(struct shmring_dev *sdev)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		spin_lock_init(&sdev->buckets[i].lock);
-		INIT_LIST_HEAD(&sdev->buckets[i].waiters);
+		plist_head_init(&sdev->buckets[i].waiters);
 	}
 	sdev->nr_buckets = n;
 	/*
@@ -162,6 +169,68 @@ static bool shmring_word_ok(struct shmring_dev *sdev, u64 offset)
 {
 	return IS_ALIGNED(offset, sizeof(u32)) &&
 	       offset <= sdev->size - sizeof(u32);
+}
+
+/*
+ * plist_add() and plist_del() of lib/plist.c, which are not exported to
+ * modules, on the same struct plist_head and plist_node: node_list holds
+ * every node in priority order, FIFO within one priority; prio_list links
+ * the first node of each priority, so that adding costs at most a step per
+ * priority in use, and none for a waiter that is not real-time.
+ */
+static void shmring_plist_add(struct plist_node *node, struct plist_head *head)
+{
+	struct list_head *next = &head->node_list;
+	struct plist_node *first, *last, *iter, *prev;
+
+	if (plist_head_empty(head)) {
+		list_add_tail(&node->node_list, next);
+		return;
+	}
+	first = plist_first(head);
+	last = list_last_entry(&first->prio_list, struct plist_node, prio_list);
+	if (node->prio >= last->prio) {
+		/* At the tail: a new priority, or the last one's end. */
+		if (node->prio > last->prio)
+			list_add_tail(&node->prio_list, &first->prio_list);
+		list_add_tail(&node->node_list, next);
+		return;
+	}
+	/* Before the first priority below ours; last->prio stops this. */
+	for (iter = first; iter->prio <= node->prio;)
+		iter = list_next_entry(iter, prio_list);
+	prev = list_prev_entry(iter, prio_list);
+	if (iter == first || prev->prio != node->prio)
+		list_add_tail(&node->prio_list, &iter->prio_list);
+	list_add_tail(&node->node_list, &iter->node_list);
+}
+
+static void shmring_plist_del(struct plist_node *node, struct plist_head *head)
+{
+	if (!list_empty(&node->prio_list)) {
+		if (node->node_list.next != &head->node_list) {
+			struct plist_node *next = list_next_entry(node, node_list);
+
+			/* The next of the same priority takes its place. */
+			if (list_empty(&next->prio_list))
+				list_add(&next->prio_list, &node->prio_list);
+		}
+		list_del_init(&node->prio_list);
+	}
+	list_del_init(&node->node_list);
+}
+
+/*
+ * Queues @bm right behind @pos, as one more node of @pos's priority: where
+ * a walk that stopped at @pos goes on, whatever is added or removed around
+ * it meanwhile. It is then an ordinary node to shmring_plist_add() and
+ * shmring_plist_del().
+ */
+static void shmring_bookmark(struct plist_node *bm, struct plist_node *pos)
+{
+	bm->prio = pos->prio;
+	INIT_LIST_HEAD(&bm->prio_list);
+	list_add(&bm->node_list, &pos->node_list);
 }
 
 /*
@@ -247,6 +316,7 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 	}
 
 	w.offset = uw.offset;
+	plist_node_init(&w.node, min(current->normal_prio, MAX_RT_PRIO));
 	b = shmring_bucket(sdev, uw.offset);
 
 	spin_lock(&b->lock);
@@ -259,7 +329,7 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 		return -ETIMEDOUT;
 	}
 	w.ticket = b->next_ticket++;
-	list_add_tail(&w.node, &b->waiters);
+	shmring_plist_add(&w.node, &b->waiters);
 	WRITE_ONCE(b->nr_waiters, b->nr_waiters + 1);
 	set_current_state(SHMRING_SLEEP_STATE);
 	spin_unlock(&b->lock);
@@ -278,7 +348,7 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 	if (w.woken) {
 		ret = 0;
 	} else {
-		list_del(&w.node);
+		shmring_plist_del(&w.node, &b->waiters);
 		WRITE_ONCE(b->nr_waiters, b->nr_waiters - 1);
 		if (!signal_pending(current))
 			ret = -ETIMEDOUT;
@@ -329,27 +399,27 @@ static unsigned int shmring_dequeue(struct shmring_bucket *b, u64 offset,
 {
 	unsigned int max = min_t(u32, want, SHMRING_WAKE_BATCH);
 	struct shmring_waiter *found[SHMRING_WAKE_BATCH];
-	struct list_head *pos, *head = &b->waiters;
+	struct list_head *pos, *head = &b->waiters.node_list;
 	struct shmring_waiter *w = NULL;
 	unsigned int i, n = 0, seen = 0;
 
 	spin_lock(&b->lock);
 	if (walk->started) {
-		pos = walk->bookmark.node.next;
-		list_del(&walk->bookmark.node);
+		pos = walk->bookmark.node.node_list.next;
+		shmring_plist_del(&walk->bookmark.node, &b->waiters);
 	} else {
 		walk->started = true;
 		walk->end = b->next_ticket;
 		pos = head->next;
 	}
 	for (; pos != head; pos = pos->next) {
-		w = list_entry(pos, struct shmring_waiter, node);
-		/* The queue is in ticket order: the rest came later. */
-		if (w->task && w->ticket >= walk->end) {
-			pos = head;
-			break;
-		}
-		if (w->task && w->offset == offset)
+		w = list_entry(pos, struct shmring_waiter, node.node_list);
+		/*
+		 * In priority order, a waiter that queued after the WAKE
+		 * began may come before one that queued earlier: pass over
+		 * it, and go on.
+		 */
+		if (w->task && w->offset == offset && w->ticket < walk->end)
 			found[n++] = w;
 		if (n == max || ++seen == SHMRING_WALK_MAX)
 			break;
@@ -357,10 +427,10 @@ static unsigned int shmring_dequeue(struct shmring_bucket *b, u64 offset,
 	*done = pos == head || n == want;
 	/* Before the dequeues below, so that @w is still queued. */
 	if (!*done)
-		list_add(&walk->bookmark.node, &w->node);
+		shmring_bookmark(&walk->bookmark.node, &w->node);
 	for (i = 0; i < n; i++) {
 		w = found[i];
-		list_del(&w->node);
+		shmring_plist_del(&w->node, &b->waiters);
 		WRITE_ONCE(b->nr_waiters, b->nr_waiters - 1);
 		tasks[i] = get_task_struct(w->task);
 		/*

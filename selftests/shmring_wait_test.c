@@ -2,8 +2,8 @@
 /*
  * WAIT/WAKE on /dev/shmring: futex semantics on 32-bit words of the shared
  * buffer. Return values, exact wake counts, per-offset separation, timeouts,
- * signals, bad input, the file's access mode, time namespaces, the
- * freezer, lost wake-ups and races with mmap/munmap/close.
+ * signals, bad input, the file's access mode, wake order by priority, time
+ * namespaces, the freezer, lost wake-ups and races with mmap/munmap/close.
  *
  * A waiter is only known to be queued, so that a WAKE finds it, once
  * INFO.nr_waiters counts it; tests poll it (bounded) instead of sleeping
@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -437,6 +439,105 @@ TEST_F_TIMEOUT(shmring_wait, wake_exact_counts, 60)
 		check_returned(_metadata, c, &nr_done, woken, N - woken);
 	}
 	ASSERT_EQ(N, join_waiters(w, N, 0));
+}
+
+/* Wake order: priority first, FIFO within one priority */
+
+struct ranked {
+	pthread_t tid;
+	int fd;
+	uint64_t off;
+	int policy;		/* SCHED_FIFO or SCHED_OTHER */
+	int prio;		/* its SCHED_FIFO priority, or its nice value */
+	int *rank;		/* counts returns, shared */
+	int ret;
+	int order;		/* 1 for the first to return, and so on */
+};
+
+static void *ranked_fn(void *arg)
+{
+	struct ranked *r = arg;
+	struct sched_param sp = {
+		.sched_priority = r->policy == SCHED_FIFO ? r->prio : 0,
+	};
+	int err;
+
+	err = pthread_setschedparam(pthread_self(), r->policy, &sp);
+	if (!err && r->policy != SCHED_FIFO &&
+	    setpriority(PRIO_PROCESS, gettid(), r->prio))
+		err = errno;
+	if (err) {
+		r->ret = -err;
+		r->order = -1;
+		return NULL;
+	}
+	r->ret = shmring_wait(r->fd, r->off, 0, 0, -1);
+	__atomic_store_n(&r->order, __atomic_add_fetch(r->rank, 1,
+							__ATOMIC_SEQ_CST),
+			 __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/*
+ * As futex: real-time waiters by priority, and every other task at one
+ * priority below them, whatever its nice value; FIFO within a priority.
+ * The waiters queue one at a time, in an order that FIFO would get wrong.
+ */
+TEST_F(shmring_wait, wake_order_priority)
+{
+	static const struct {
+		int policy, prio;
+		int woken;	/* the WAKE(1) that must wake it */
+	} spec[] = {
+		{ SCHED_OTHER, 19, 4 },
+		{ SCHED_FIFO, 10, 2 },
+		{ SCHED_OTHER, -20, 5 },
+		{ SCHED_FIFO, 50, 1 },
+		{ SCHED_FIFO, 10, 3 },
+	};
+	struct ctx *c = &self->c;
+	uint64_t off = 8 * c->page + 32;
+	struct ranked r[ARRAY_SIZE(spec)];
+	unsigned int i, j;
+	int rank = 0;
+
+	for (i = 0; i < ARRAY_SIZE(spec); i++) {
+		r[i] = (struct ranked){
+			.fd = c->fd, .off = off, .policy = spec[i].policy,
+			.prio = spec[i].prio, .rank = &rank,
+		};
+		ASSERT_EQ(0, start_thread(&r[i].tid, ranked_fn, &r[i]));
+		/* Queued before the next one starts, or failed to set up. */
+		while (nr_waiters(c->fd) != (int)i + 1 &&
+		       !__atomic_load_n(&r[i].order, __ATOMIC_SEQ_CST))
+			usleep(POLL_STEP_US);
+		if (r[i].order < 0) {
+			pthread_join(r[i].tid, NULL);
+			ASSERT_EQ(0, shmring_wake(c->fd, off, UINT32_MAX));
+			for (j = 0; j < i; j++)
+				pthread_join(r[j].tid, NULL);
+			SKIP(return, "waiter %u: policy %d priority %d: %s", i,
+			     spec[i].policy, spec[i].prio, strerror(-r[i].ret));
+		}
+	}
+	ASSERT_EQ((int)ARRAY_SIZE(spec), nr_waiters(c->fd));
+
+	for (j = 1; j <= ARRAY_SIZE(spec); j++) {
+		ASSERT_EQ(1, shmring_wake(c->fd, off, 1));
+		ASSERT_EQ((int)j, await_int(&rank, j));
+		for (i = 0; i < ARRAY_SIZE(spec); i++) {
+			if (spec[i].woken != (int)j)
+				continue;
+			ASSERT_EQ((int)j, __atomic_load_n(&r[i].order,
+							  __ATOMIC_SEQ_CST))
+				TH_LOG("WAKE %u woke another waiter than %u (policy %d, priority %d)",
+				       j, i, spec[i].policy, spec[i].prio);
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(spec); i++) {
+		pthread_join(r[i].tid, NULL);
+		ASSERT_EQ(0, r[i].ret);
+	}
 }
 
 /* Per-offset separation */

@@ -74,6 +74,9 @@ struct shmring_wait {
  * struct shmring_wake - argument of SHMRING_IOC_WAKE
  * @offset: byte offset of a naturally aligned 32-bit word in the buffer.
  * @count: wake at most this many waiters on @offset; UINT32_MAX wakes all.
+ *	Waiters are woken in futex's order: real-time tasks first, by
+ *	priority; every other task after them, whatever its nice value;
+ *	first come, first woken within one priority.
  * @flags: zero.
  *
  * Needs a file descriptor opened for writing (O_WRONLY or O_RDWR), like

@@ -20,9 +20,11 @@
 #include "shmring.h"
 
 /*
- * Order-0 pages, because vm_insert_pages() refuses tail pages of a
- * higher-order allocation. RETRY_MAYFAIL makes a large size fail the load
- * with ENOMEM instead of waking the OOM killer.
+ * Order-0 pages, one allocation each: a large buffer needs no contiguous
+ * memory, and a page freed at unload goes back on its own. (vm_insert_pages()
+ * would take the tail pages of a compound allocation too; io_uring maps its
+ * rings so.) RETRY_MAYFAIL makes a large size fail the load with ENOMEM
+ * instead of waking the OOM killer.
  */
 #define SHMRING_GFP	(GFP_KERNEL | __GFP_ZERO | __GFP_RETRY_MAYFAIL | \
 			 __GFP_NOWARN)
@@ -82,9 +84,10 @@ u32 *shmring_word(struct shmring_dev *sdev, u64 offset)
 }
 
 /*
- * The PTEs are inserted at mmap time; this only runs after they were
- * zapped (MADV_DONTNEED, or a fork child touching an uncopied range). It
- * maps the same frame again, so the data is still there.
+ * The PTEs are inserted at mmap time, and fork() copies them (the mapping
+ * is VM_MIXEDMAP), so this only runs after they were zapped, by
+ * MADV_DONTNEED for one. It maps the same frame again, so the data is
+ * still there.
  */
 static vm_fault_t shmring_vm_fault(struct vm_fault *vmf)
 {

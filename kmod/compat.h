@@ -6,6 +6,7 @@
 #ifndef _SHMRING_COMPAT_H
 #define _SHMRING_COMPAT_H
 
+#include <linux/fs.h>
 #include <linux/mm.h>
 
 #ifdef SHMRING_COMPAT_VM_FLAGS
@@ -19,6 +20,14 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 {
 	vma->vm_flags &= ~flags;
 }
+#endif
+
+#ifdef SHMRING_COMPAT_SPLICE_READ
+/*
+ * Before 6.5 the splice_read that copies through ->read_iter() was
+ * generic_file_splice_read(), with a pipe as the iterator.
+ */
+#define copy_splice_read generic_file_splice_read
 #endif
 
 #endif /* _SHMRING_COMPAT_H */

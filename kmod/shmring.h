@@ -5,10 +5,10 @@
 #ifndef _SHMRING_H
 #define _SHMRING_H
 
-#include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm_types.h>
+#include <linux/siphash.h>
 #include <linux/types.h>
 
 struct shmring_bucket;
@@ -21,8 +21,11 @@ struct shmring_bucket;
  *	no lock; every mapping also holds its own reference on each page.
  * @nr_pages: number of pages in the buffer.
  * @size: buffer size in bytes (@nr_pages << PAGE_SHIFT).
- * @buckets: hash table of waiters, keyed by word offset.
- * @nr_waiters: tasks queued in WAIT right now.
+ * @buckets: hash table of waiters, keyed by word offset; each bucket
+ *	counts its own waiters, so that WAIT and WAKE on words in different
+ *	buckets share no cache line.
+ * @nr_buckets: size of @buckets, a power of two.
+ * @hash_key: siphash key of the hash, random unless hash_seed fixed it.
  */
 struct shmring_dev {
 	struct miscdevice misc;
@@ -30,7 +33,8 @@ struct shmring_dev {
 	unsigned long nr_pages;
 	size_t size;
 	struct shmring_bucket *buckets;
-	atomic_t nr_waiters;
+	unsigned int nr_buckets;
+	siphash_key_t hash_key;
 };
 
 /* shmring_mem.c */
@@ -47,6 +51,7 @@ int shmring_wait_init(struct shmring_dev *sdev);
 void shmring_wait_exit(struct shmring_dev *sdev);
 long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg);
 long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg);
+unsigned int shmring_nr_waiters(struct shmring_dev *sdev);
 
 static inline struct shmring_dev *shmring_from_file(struct file *file)
 {

@@ -15,12 +15,16 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/overflow.h>
 #include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
 #include <uapi/linux/shmring.h>
 
+#include "compat.h"
 #include "shmring.h"
 
 #define SHMRING_DEFAULT_SIZE	SZ_4M
@@ -28,16 +32,51 @@
 
 static unsigned long shmring_size = SHMRING_DEFAULT_SIZE;
 
-/* "size=64M": memparse() takes K/M/G suffixes; garbage fails the load. */
+/*
+ * "size=64M": a number (decimal, 0x hex or 0 octal) with an optional K, M
+ * or G; garbage fails the load. Not memparse(), which wraps silently: with
+ * it, 2^64 + 4096 loaded a 4 KiB buffer. A value that does not fit fails.
+ */
 static int shmring_size_set(const char *val, const struct kernel_param *kp)
 {
+	size_t len = strlen(val);
 	unsigned long long bytes;
-	char *end;
+	unsigned int shift = 0;
+	char *num;
+	int ret;
 
-	bytes = memparse(val, &end);
-	if (end == val || (*end && *end != '\n'))
+	if (len && val[len - 1] == '\n')
+		len--;
+	if (len) {
+		switch (val[len - 1]) {
+		case 'G':
+		case 'g':
+			shift = 30;
+			break;
+		case 'M':
+		case 'm':
+			shift = 20;
+			break;
+		case 'K':
+		case 'k':
+			shift = 10;
+			break;
+		}
+	}
+	num = kmemdup_nul(val, shift ? len - 1 : len, GFP_KERNEL);
+	if (!num)
+		return -ENOMEM;
+	ret = kstrtoull(num, 0, &bytes);
+	kfree(num);
+	if (ret == -ERANGE || (!ret && (check_shl_overflow(bytes, shift, &bytes) ||
+					(unsigned long)bytes != bytes))) {
+		pr_err("size=%.*s is invalid: must be 1 byte to %u bytes\n",
+		       (int)len, val, SHMRING_MAX_SIZE);
 		return -EINVAL;
-	*(unsigned long *)kp->arg = min_t(unsigned long long, bytes, ULONG_MAX);
+	}
+	if (ret)
+		return -EINVAL;
+	*(unsigned long *)kp->arg = bytes;
 	return 0;
 }
 
@@ -97,7 +136,7 @@ static long shmring_ioctl_info(struct shmring_dev *sdev, void __user *arg)
 	info.size = sdev->size;
 	info.page_size = PAGE_SIZE;
 	info.abi_version = SHMRING_ABI_VERSION;
-	info.nr_waiters = atomic_read(&sdev->nr_waiters);
+	info.nr_waiters = shmring_nr_waiters(sdev);
 
 	if (copy_to_user(arg, &info, sizeof(info)))
 		return -EFAULT;
@@ -113,9 +152,17 @@ static long shmring_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case SHMRING_IOC_INFO:
 		return shmring_ioctl_info(sdev, uarg);
+	/*
+	 * As read() and write() would be: WAIT tells whether a word holds a
+	 * value (with timeout 0, at once), WAKE changes what others see.
+	 */
 	case SHMRING_IOC_WAIT:
+		if (!(file->f_mode & FMODE_READ))
+			return -EBADF;
 		return shmring_ioctl_wait(sdev, uarg);
 	case SHMRING_IOC_WAKE:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
 		return shmring_ioctl_wake(sdev, uarg);
 	default:
 		return -ENOTTY;
@@ -128,7 +175,12 @@ static const struct file_operations shmring_fops = {
 	.llseek = shmring_llseek,
 	.read_iter = shmring_read_iter,
 	.write_iter = shmring_write_iter,
+	/* splice() and sendfile(), through read_iter and write_iter. */
+	.splice_read = copy_splice_read,
+	.splice_write = iter_file_splice_write,
 	.mmap = shmring_mmap,
+	/* RAM has nothing to write back, so fsync() and msync() succeed. */
+	.fsync = noop_fsync,
 	.unlocked_ioctl = shmring_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };
@@ -177,8 +229,8 @@ static int __init shmring_init(void)
 	if (ret)
 		goto err_wait;
 
-	pr_info("%zu bytes (%lu pages) at /dev/shmring\n",
-		sdev->size, sdev->nr_pages);
+	pr_info("%zu bytes (%lu pages) at /dev/shmring, %u wait buckets\n",
+		sdev->size, sdev->nr_pages, sdev->nr_buckets);
 	return 0;
 
 err_wait:

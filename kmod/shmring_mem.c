@@ -20,9 +20,11 @@
 #include "shmring.h"
 
 /*
- * Order-0 pages, because vm_insert_pages() refuses tail pages of a
- * higher-order allocation. RETRY_MAYFAIL makes a large size fail the load
- * with ENOMEM instead of waking the OOM killer.
+ * Order-0 pages, one allocation each: a large buffer needs no contiguous
+ * memory, and a page freed at unload goes back on its own. (vm_insert_pages()
+ * would take the tail pages of a compound allocation too; io_uring maps its
+ * rings so.) RETRY_MAYFAIL makes a large size fail the load with ENOMEM
+ * instead of waking the OOM killer.
  */
 #define SHMRING_GFP	(GFP_KERNEL | __GFP_ZERO | __GFP_RETRY_MAYFAIL | \
 			 __GFP_NOWARN)
@@ -82,9 +84,10 @@ u32 *shmring_word(struct shmring_dev *sdev, u64 offset)
 }
 
 /*
- * The PTEs are inserted at mmap time; this only runs after they were
- * zapped (MADV_DONTNEED, or a fork child touching an uncopied range). It
- * maps the same frame again, so the data is still there.
+ * The PTEs are inserted at mmap time, and fork() copies them (the mapping
+ * is VM_MIXEDMAP), so this only runs after they were zapped, by
+ * MADV_DONTNEED for one. It maps the same frame again, so the data is
+ * still there.
  */
 static vm_fault_t shmring_vm_fault(struct vm_fault *vmf)
 {
@@ -131,25 +134,29 @@ int shmring_mmap(struct file *file, struct vm_area_struct *vma)
  * Copies between the buffer and @iter, a page at a time. iov_iter copies
  * stop short at a fault and, unlike copy_from_user(), never zero-fill the
  * rest of the destination: a failed write leaves the shared bytes alone.
+ *
+ * copy_to_iter(), not copy_page_to_iter(): where splice reads through a
+ * pipe iterator (6.1), the latter does not copy but puts a reference to
+ * the page itself into the pipe, which would then alias the live buffer,
+ * and whose reader gets ENODATA for a page outside any page cache.
  */
 static ssize_t shmring_copy(struct shmring_dev *sdev, struct iov_iter *iter,
-			    loff_t pos, size_t len, bool to_user)
+			    loff_t pos, size_t len, bool to_iter)
 {
 	size_t done = 0;
 
 	while (done < len) {
 		u64 off = pos + done;
-		struct page *page = sdev->pages[off >> PAGE_SHIFT];
+		void *addr = page_address(sdev->pages[off >> PAGE_SHIFT]) +
+			     offset_in_page(off);
 		size_t chunk = min_t(size_t, len - done,
 				     PAGE_SIZE - offset_in_page(off));
 		size_t n;
 
-		if (to_user)
-			n = copy_page_to_iter(page, offset_in_page(off), chunk,
-					      iter);
+		if (to_iter)
+			n = copy_to_iter(addr, chunk, iter);
 		else
-			n = copy_page_from_iter(page, offset_in_page(off),
-						chunk, iter);
+			n = copy_from_iter(addr, chunk, iter);
 		done += n;
 		if (n < chunk)
 			break;

@@ -11,60 +11,126 @@
  * space first and then takes the same lock to dequeue. Either the waker's
  * lock comes after the waiter's, and it finds the waiter queued, or it
  * comes first, and the waiter's read under the lock sees the new value.
+ *
+ * Each bucket queues its waiters as futex does: by priority, real-time
+ * tasks first, FIFO within one priority, so WAKE(1) wakes the most urgent.
  */
 
-#include <linux/hash.h>
 #include <linux/hrtimer.h>
+#include <linux/kernel.h>
 #include <linux/ktime.h>
 #include <linux/list.h>
+#include <linux/log2.h>
+#include <linux/moduleparam.h>
+#include <linux/plist.h>
+#include <linux/random.h>
 #include <linux/sched.h>
+#include <linux/sched/prio.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/time_namespace.h>
 #include <linux/uaccess.h>
 
 #include <uapi/linux/shmring.h>
 
 #include "shmring.h"
 
-/* Enough buckets that thousands of words rarely share a lock. */
-#define SHMRING_HASH_BITS	10
+/*
+ * Sized as futex sizes its table, 256 buckets per possible CPU, but at
+ * most 64 Ki of them: INFO sums a count over every bucket.
+ */
+#define SHMRING_BUCKETS_PER_CPU	256
+#define SHMRING_MAX_BUCKETS	BIT(16)
 
+/**
+ * struct shmring_bucket - one lock and queue of the waiter hash table
+ * @lock: guards the other fields and each waiter queued here.
+ * @waiters: the waiters in wake order, and the bookmarks of WAKEs that
+ *	dropped the lock half way through.
+ * @next_ticket: ticket of the next waiter to queue.
+ * @nr_waiters: waiters queued; written under @lock, read by INFO without.
+ */
 struct shmring_bucket {
-	spinlock_t lock;	/* guards the fields below and each waiter */
-	struct list_head waiters;
+	spinlock_t lock;	/* guards the rest, and the waiters queued */
+	struct plist_head waiters;
 	u64 next_ticket;
+	unsigned int nr_waiters;
 } ____cacheline_aligned_in_smp;
 
 /**
- * struct shmring_waiter - one task asleep in WAIT, on its own stack
- * @node: entry in the bucket's list, protected by the bucket lock.
- * @task: the sleeping task.
+ * struct shmring_waiter - one task in WAIT, on its own stack
+ * @node: entry in the bucket's queue, protected by the bucket lock; its
+ *	priority is futex's, min(normal_prio, MAX_RT_PRIO): every task that
+ *	is not real-time at one priority, below all that are.
+ * @task: the sleeping task; NULL in a WAKE's bookmark, which every walker
+ *	passes over.
  * @offset: the word it waits on.
  * @ticket: queueing order in the bucket; a WAKE passes over waiters that
  *	queued after it began, so re-queueing tasks cannot keep it going.
  * @woken: set by WAKE once @node is dequeued; WAKE's last touch of us.
  */
 struct shmring_waiter {
-	struct list_head node;
+	struct plist_node node;
 	struct task_struct *task;
 	u64 offset;
 	u64 ticket;
 	bool woken;
 };
 
+/*
+ * hash_seed=N fixes the siphash key to (N, 0) instead of drawing it at
+ * load, so that a test can compute which words share a bucket. A test aid
+ * only: whoever knows the key can put many words in one bucket, where they
+ * share one lock. Not shown in sysfs.
+ */
+static u64 shmring_hash_seed;
+static bool shmring_hash_seeded;
+
+static int shmring_hash_seed_set(const char *val,
+				 const struct kernel_param *kp)
+{
+	if (kstrtou64(val, 0, &shmring_hash_seed))
+		return -EINVAL;
+	shmring_hash_seeded = true;
+	return 0;
+}
+
+static const struct kernel_param_ops shmring_hash_seed_ops = {
+	.set = shmring_hash_seed_set,
+};
+
+module_param_cb(hash_seed, &shmring_hash_seed_ops, NULL, 0);
+MODULE_PARM_DESC(hash_seed,
+		 "Test aid: fix the key of the waiter hash to (hash_seed, 0) instead of a random one");
+
 int shmring_wait_init(struct shmring_dev *sdev)
 {
-	unsigned int i, n = 1U << SHMRING_HASH_BITS;
+	unsigned long n;
+	unsigned int i;
 
+	n = roundup_pow_of_two(SHMRING_BUCKETS_PER_CPU * num_possible_cpus());
+	n = min_t(unsigned long, n, SHMRING_MAX_BUCKETS);
 	sdev->buckets = kvcalloc(n, sizeof(*sdev->buckets), GFP_KERNEL);
 	if (!sdev->buckets)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		spin_lock_init(&sdev->buckets[i].lock);
-		INIT_LIST_HEAD(&sdev->buckets[i].waiters);
+		plist_head_init(&sdev->buckets[i].waiters);
 	}
-	atomic_set(&sdev->nr_waiters, 0);
+	sdev->nr_buckets = n;
+	/*
+	 * The offsets are the user's choice: with an unseeded hash, words
+	 * that share a bucket are easy to find, and so is a slow bucket.
+	 */
+	if (shmring_hash_seeded) {
+		sdev->hash_key.key[0] = shmring_hash_seed;
+		sdev->hash_key.key[1] = 0;
+	} else {
+		get_random_bytes(&sdev->hash_key, sizeof(sdev->hash_key));
+	}
 	return 0;
 }
 
@@ -73,12 +139,29 @@ void shmring_wait_exit(struct shmring_dev *sdev)
 {
 	kvfree(sdev->buckets);
 	sdev->buckets = NULL;
+	sdev->nr_buckets = 0;
+}
+
+/*
+ * Tasks queued in WAIT, for INFO: a sum without the locks, exact once
+ * WAITs and WAKEs stop. While they run, a task that moves from one word to
+ * another during the sum may be counted in both buckets, or in neither.
+ */
+unsigned int shmring_nr_waiters(struct shmring_dev *sdev)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < sdev->nr_buckets; i++)
+		n += READ_ONCE(sdev->buckets[i].nr_waiters);
+	return n;
 }
 
 static struct shmring_bucket *shmring_bucket(struct shmring_dev *sdev,
 					     u64 offset)
 {
-	return &sdev->buckets[hash_64(offset, SHMRING_HASH_BITS)];
+	u64 h = siphash_1u64(offset, &sdev->hash_key);
+
+	return &sdev->buckets[h & (sdev->nr_buckets - 1)];
 }
 
 /* An aligned word wholly inside the buffer; size is at least one page. */
@@ -89,9 +172,81 @@ static bool shmring_word_ok(struct shmring_dev *sdev, u64 offset)
 }
 
 /*
+ * plist_add() and plist_del() of lib/plist.c, which are not exported to
+ * modules, on the same struct plist_head and plist_node: node_list holds
+ * every node in priority order, FIFO within one priority; prio_list links
+ * the first node of each priority, so that adding costs at most a step per
+ * priority in use, and none for a waiter that is not real-time.
+ */
+static void shmring_plist_add(struct plist_node *node, struct plist_head *head)
+{
+	struct list_head *next = &head->node_list;
+	struct plist_node *first, *last, *iter, *prev;
+
+	if (plist_head_empty(head)) {
+		list_add_tail(&node->node_list, next);
+		return;
+	}
+	first = plist_first(head);
+	last = list_last_entry(&first->prio_list, struct plist_node, prio_list);
+	if (node->prio >= last->prio) {
+		/* At the tail: a new priority, or the last one's end. */
+		if (node->prio > last->prio)
+			list_add_tail(&node->prio_list, &first->prio_list);
+		list_add_tail(&node->node_list, next);
+		return;
+	}
+	/* Before the first priority below ours; last->prio stops this. */
+	for (iter = first; iter->prio <= node->prio;)
+		iter = list_next_entry(iter, prio_list);
+	prev = list_prev_entry(iter, prio_list);
+	if (iter == first || prev->prio != node->prio)
+		list_add_tail(&node->prio_list, &iter->prio_list);
+	list_add_tail(&node->node_list, &iter->node_list);
+}
+
+static void shmring_plist_del(struct plist_node *node, struct plist_head *head)
+{
+	if (!list_empty(&node->prio_list)) {
+		if (node->node_list.next != &head->node_list) {
+			struct plist_node *next = list_next_entry(node, node_list);
+
+			/* The next of the same priority takes its place. */
+			if (list_empty(&next->prio_list))
+				list_add(&next->prio_list, &node->prio_list);
+		}
+		list_del_init(&node->prio_list);
+	}
+	list_del_init(&node->node_list);
+}
+
+/*
+ * Queues @bm right behind @pos, as one more node of @pos's priority: where
+ * a walk that stopped at @pos goes on, whatever is added or removed around
+ * it meanwhile. It is then an ordinary node to shmring_plist_add() and
+ * shmring_plist_del().
+ */
+static void shmring_bookmark(struct plist_node *bm, struct plist_node *pos)
+{
+	bm->prio = pos->prio;
+	INIT_LIST_HEAD(&bm->prio_list);
+	list_add(&bm->node_list, &pos->node_list);
+}
+
+/*
+ * The state of a waiter, as futex sleeps: TASK_FREEZABLE lets the freezer
+ * (suspend, hibernation, the cgroup v1 freezer) freeze the task where it
+ * sleeps, still queued. Without it the freezer sends a fake signal, which
+ * dequeues every waiter and ends relative waits with EINTR and no signal.
+ * The sleep holds no lock, which a freezable sleep must not.
+ */
+#define SHMRING_SLEEP_STATE	(TASK_INTERRUPTIBLE | TASK_FREEZABLE)
+
+/*
  * Sleeps until woken, a signal, or @deadline (NULL: none). Called with the
- * task already queued and in TASK_INTERRUPTIBLE; the caller sorts out, under
- * the bucket lock, which of the three ended the sleep.
+ * task already queued and in SHMRING_SLEEP_STATE; the caller sorts out,
+ * under the bucket lock, which of the three ended the sleep. A thaw wakes
+ * the task too, which only means another turn of the loop.
  */
 static void shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
 {
@@ -107,9 +262,33 @@ static void shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
 						   current->timer_slack_ns,
 						   HRTIMER_MODE_ABS))
 			break;
-		set_current_state(TASK_INTERRUPTIBLE);
+		set_current_state(SHMRING_SLEEP_STATE);
 	}
 	__set_current_state(TASK_RUNNING);
+}
+
+/*
+ * An absolute deadline is on the caller's CLOCK_MONOTONIC, which its time
+ * namespace may offset from the host's, the clock the timer runs on. futex
+ * converts it with timens_ktime_to_host(), which a module cannot call: it
+ * reads init_time_ns and calls do_timens_ktime_to_host(), neither of them
+ * exported. timens_add_monotonic() reads the same offset and is inline;
+ * the rest is what do_timens_ktime_to_host() does.
+ */
+static ktime_t shmring_abs_to_host(ktime_t tim)
+{
+	struct timespec64 ts = {};
+	ktime_t offset;
+
+	timens_add_monotonic(&ts);
+	offset = timespec64_to_ktime(ts);
+	/* Before the namespace's clock began: long past. */
+	if (tim < offset)
+		return 0;
+	/* Beyond what the host's clock can reach: never. */
+	if (offset < 0 && tim > KTIME_MAX + offset)
+		return KTIME_MAX;
+	return tim - offset;
 }
 
 long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
@@ -129,13 +308,15 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 
 	/* Relative timeouts become a deadline once, so retries don't drift. */
 	if (uw.timeout_ns > 0) {
-		deadline = uw.timeout_ns;
-		if (!(uw.flags & SHMRING_WAIT_ABSTIME))
-			deadline = ktime_add_safe(ktime_get(), deadline);
+		if (uw.flags & SHMRING_WAIT_ABSTIME)
+			deadline = shmring_abs_to_host(uw.timeout_ns);
+		else
+			deadline = ktime_add_safe(ktime_get(), uw.timeout_ns);
 		dl = &deadline;
 	}
 
 	w.offset = uw.offset;
+	plist_node_init(&w.node, min(current->normal_prio, MAX_RT_PRIO));
 	b = shmring_bucket(sdev, uw.offset);
 
 	spin_lock(&b->lock);
@@ -148,9 +329,9 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 		return -ETIMEDOUT;
 	}
 	w.ticket = b->next_ticket++;
-	list_add_tail(&w.node, &b->waiters);
-	atomic_inc(&sdev->nr_waiters);
-	set_current_state(TASK_INTERRUPTIBLE);
+	shmring_plist_add(&w.node, &b->waiters);
+	WRITE_ONCE(b->nr_waiters, b->nr_waiters + 1);
+	set_current_state(SHMRING_SLEEP_STATE);
 	spin_unlock(&b->lock);
 
 	shmring_sleep(&w, dl);
@@ -167,8 +348,8 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 	if (w.woken) {
 		ret = 0;
 	} else {
-		list_del(&w.node);
-		atomic_dec(&sdev->nr_waiters);
+		shmring_plist_del(&w.node, &b->waiters);
+		WRITE_ONCE(b->nr_waiters, b->nr_waiters - 1);
 		if (!signal_pending(current))
 			ret = -ETIMEDOUT;
 		else if (dl && !(uw.flags & SHMRING_WAIT_ABSTIME))
@@ -181,55 +362,97 @@ long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg)
 	return ret;
 }
 
-/*
- * Dequeues up to @max waiters on @offset that queued before ticket *@end
- * (U64_MAX: set it now), taking a reference on each task so the wake-ups
- * can happen after the unlock: a woken task then never spins on the lock
- * its waker still holds.
+/* Waiters a WAKE takes per lock hold, woken after the unlock. */
+#define SHMRING_WAKE_BATCH	16
+/* Queue entries a WAKE looks at per lock hold, as __wake_up_common(). */
+#define SHMRING_WALK_MAX	64
+
+/**
+ * struct shmring_wake_walk - where one WAKE is in its bucket's queue
+ * @bookmark: queued behind the last entry looked at while the lock is
+ *	dropped between batches, so that the walk goes on from there rather
+ *	than from the head (kernel/sched/wait.c's WQ_FLAG_BOOKMARK). Its
+ *	task is NULL: every walker passes over it.
+ * @end: the bucket's next ticket when the WAKE began.
+ * @started: @end is set.
  */
-static unsigned int shmring_dequeue(struct shmring_dev *sdev,
-				    struct shmring_bucket *b, u64 offset,
-				    u64 *end, struct task_struct **tasks,
-				    unsigned int max)
+struct shmring_wake_walk {
+	struct shmring_waiter bookmark;
+	u64 end;
+	bool started;
+};
+
+/*
+ * Dequeues up to @want waiters on @offset that queued before the WAKE
+ * began, at most SHMRING_WAKE_BATCH of them, taking a reference on each
+ * task so the wake-ups can happen after the unlock: a woken task then never
+ * spins on the lock its waker still holds. Looks at no more than
+ * SHMRING_WALK_MAX entries, so a bucket full of other words' waiters does
+ * not keep the lock held; every entry is looked at once per WAKE. Returns
+ * how many it dequeued; *@done is false when the walk must go on, from the
+ * bookmark it left.
+ */
+static unsigned int shmring_dequeue(struct shmring_bucket *b, u64 offset,
+				    struct shmring_wake_walk *walk,
+				    struct task_struct **tasks, u32 want,
+				    bool *done)
 {
-	struct shmring_waiter *w, *next;
-	unsigned int n = 0;
+	unsigned int max = min_t(u32, want, SHMRING_WAKE_BATCH);
+	struct shmring_waiter *found[SHMRING_WAKE_BATCH];
+	struct list_head *pos, *head = &b->waiters.node_list;
+	struct shmring_waiter *w = NULL;
+	unsigned int i, n = 0, seen = 0;
 
 	spin_lock(&b->lock);
-	if (*end == U64_MAX)
-		*end = b->next_ticket;
-	list_for_each_entry_safe(w, next, &b->waiters, node) {
-		/* The list is in ticket order. */
-		if (w->ticket >= *end)
+	if (walk->started) {
+		pos = walk->bookmark.node.node_list.next;
+		shmring_plist_del(&walk->bookmark.node, &b->waiters);
+	} else {
+		walk->started = true;
+		walk->end = b->next_ticket;
+		pos = head->next;
+	}
+	for (; pos != head; pos = pos->next) {
+		w = list_entry(pos, struct shmring_waiter, node.node_list);
+		/*
+		 * In priority order, a waiter that queued after the WAKE
+		 * began may come before one that queued earlier: pass over
+		 * it, and go on.
+		 */
+		if (w->task && w->offset == offset && w->ticket < walk->end)
+			found[n++] = w;
+		if (n == max || ++seen == SHMRING_WALK_MAX)
 			break;
-		if (w->offset != offset)
-			continue;
-		list_del(&w->node);
-		atomic_dec(&sdev->nr_waiters);
-		tasks[n] = get_task_struct(w->task);
+	}
+	*done = pos == head || n == want;
+	/* Before the dequeues below, so that @w is still queued. */
+	if (!*done)
+		shmring_bookmark(&walk->bookmark.node, &w->node);
+	for (i = 0; i < n; i++) {
+		w = found[i];
+		shmring_plist_del(&w->node, &b->waiters);
+		WRITE_ONCE(b->nr_waiters, b->nr_waiters - 1);
+		tasks[i] = get_task_struct(w->task);
 		/*
 		 * The last touch of @w: after this store the waiter may
 		 * return and its stack be reused. Pairs with the acquires in
 		 * shmring_sleep() and shmring_ioctl_wait().
 		 */
 		smp_store_release(&w->woken, true);
-		if (++n == max)
-			break;
 	}
 	spin_unlock(&b->lock);
 	return n;
 }
 
-#define SHMRING_WAKE_BATCH	16
-
 long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg)
 {
 	struct task_struct *tasks[SHMRING_WAKE_BATCH];
+	struct shmring_wake_walk walk = {};
 	struct shmring_bucket *b;
 	struct shmring_wake uw;
-	u64 end = U64_MAX;
 	unsigned int i, n;
 	u32 woken = 0;
+	bool done;
 
 	if (copy_from_user(&uw, arg, sizeof(uw)))
 		return -EFAULT;
@@ -240,16 +463,17 @@ long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg)
 
 	b = shmring_bucket(sdev, uw.offset);
 	while (woken < uw.count) {
-		n = shmring_dequeue(sdev, b, uw.offset, &end, tasks,
-				    min_t(u32, uw.count - woken,
-					  SHMRING_WAKE_BATCH));
+		n = shmring_dequeue(b, uw.offset, &walk, tasks,
+				    uw.count - woken, &done);
 		for (i = 0; i < n; i++) {
 			wake_up_process(tasks[i]);
 			put_task_struct(tasks[i]);
 		}
 		woken += n;
-		if (n < SHMRING_WAKE_BATCH)
+		/* Not done: the bookmark is queued, and the loop goes on. */
+		if (done)
 			break;
+		cond_resched();
 	}
 
 	/* count may exceed INT_MAX; the number woken never does in practice. */

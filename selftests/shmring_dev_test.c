@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -1219,6 +1220,302 @@ TEST_F(dev, rw_bad_pointer)
 	}
 	munmap(ro, self->page);
 	munmap(none, self->page);
+}
+
+/* ---- fsync, splice and sendfile ---- */
+
+/*
+ * A buffer of RAM has nothing to write back: fsync(), fdatasync() and
+ * msync(MS_SYNC) succeed for every opener and mapping, and change nothing.
+ */
+TEST_F(dev, fsync_msync)
+{
+	static const int modes[] = { O_RDWR, O_RDONLY, O_WRONLY };
+	const size_t page = self->page;
+	uint8_t *p, *ro;
+	size_t i;
+	int fd;
+
+	fill_pat(self->map, 0, self->size, 33);
+	EXPECT_EQ(0, fsync(self->fd)) TH_LOG("fsync: %s", strerror(errno));
+	EXPECT_EQ(0, fdatasync(self->fd)) TH_LOG("fdatasync: %s", strerror(errno));
+	for (i = 0; i < ARRAY_SIZE(modes); i++) {
+		fd = shmring_open(modes[i]);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, fsync(fd)) TH_LOG("open mode %#x: fsync: %s",
+					       modes[i], strerror(errno));
+		EXPECT_EQ(0, fdatasync(fd)) TH_LOG("open mode %#x: fdatasync: %s",
+						   modes[i], strerror(errno));
+		close(fd);
+	}
+
+	/* The whole mapping, part of it, and either kind of msync. */
+	EXPECT_EQ(0, msync(self->map, self->size, MS_SYNC))
+		TH_LOG("msync(MS_SYNC): %s", strerror(errno));
+	EXPECT_EQ(0, msync(self->map + 3 * page, page, MS_SYNC | MS_INVALIDATE))
+		TH_LOG("msync(MS_SYNC | MS_INVALIDATE): %s", strerror(errno));
+	EXPECT_EQ(0, msync(self->map, self->size, MS_ASYNC));
+
+	/* A mapping whose fd is closed still has its file. */
+	fd = shmring_open(O_RDWR);
+	ASSERT_LE(0, fd);
+	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 5 * page);
+	ASSERT_NE(MAP_FAILED, p);
+	close(fd);
+	EXPECT_EQ(0, msync(p, 2 * page, MS_SYNC)) TH_LOG("%s", strerror(errno));
+	munmap(p, 2 * page);
+
+	fd = shmring_open(O_RDONLY);
+	ASSERT_LE(0, fd);
+	ro = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_EQ(0, msync(ro, page, MS_SYNC)) TH_LOG("%s", strerror(errno));
+	munmap(ro, page);
+	close(fd);
+
+	EXPECT_EQ(-1, bad_pat(self->map, 0, self->size, 33));
+}
+
+/* sendfile() until @len bytes or a short count; the total, or -errno. */
+static ssize_t sendfile_all(int out, int in, off_t *off, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = sendfile(out, in, off, len - done);
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+static int memfd(size_t size)
+{
+	int fd = memfd_create("shmring-splice", MFD_CLOEXEC);
+
+	if (fd >= 0 && ftruncate(fd, size)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TEST_F(dev, sendfile_from_device)
+{
+	const size_t page = self->page, size = self->size;
+	int mfd, pfd[2], wfd;
+	uint8_t *out, *buf;
+	off_t off;
+
+	buf = malloc(4 * page);
+	ASSERT_NE(NULL, buf);
+	fill_pat(self->map, 0, size, 34);
+	mfd = memfd(0);
+	ASSERT_LE(0, mfd);
+
+	/* All of it. With an offset, the device's position stays put. */
+	off = 0;
+	ASSERT_EQ((ssize_t)size, sendfile_all(mfd, self->fd, &off, size));
+	ASSERT_EQ((off_t)size, off);
+	ASSERT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	out = mmap(NULL, size, PROT_READ, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, out);
+	ASSERT_EQ(-1, bad_pat(out, 0, size, 34));
+	munmap(out, size);
+
+	/* Without one, it reads at the position and moves it. */
+	ASSERT_EQ(0, ftruncate(mfd, 0));
+	ASSERT_EQ(0, lseek(mfd, 0, SEEK_SET));
+	ASSERT_EQ((off_t)(3 * page + 5), lseek(self->fd, 3 * page + 5, SEEK_SET));
+	ASSERT_EQ(1000, sendfile(mfd, self->fd, NULL, 1000));
+	ASSERT_EQ((off_t)(3 * page + 1005), lseek(self->fd, 0, SEEK_CUR));
+	ASSERT_EQ(1000, pread(mfd, buf, 1000, 0));
+	ASSERT_EQ(-1, bad_pat(buf, 3 * page + 5, 1000, 34));
+
+	/* Across the end it is short; at and after the end it is EOF. */
+	ASSERT_EQ(0, ftruncate(mfd, 0));
+	ASSERT_EQ(0, lseek(mfd, 0, SEEK_SET));
+	off = size - 10;
+	ASSERT_EQ(10, sendfile(mfd, self->fd, &off, 100));
+	ASSERT_EQ((off_t)size, off);
+	ASSERT_EQ(10, pread(mfd, buf, 100, 0));
+	ASSERT_EQ(-1, bad_pat(buf, size - 10, 10, 34));
+	ASSERT_EQ(0, sendfile(mfd, self->fd, &off, 100));
+	ASSERT_EQ((off_t)size, off);
+	off = size + page;
+	ASSERT_EQ(0, sendfile(mfd, self->fd, &off, 100));
+	off = -1;
+	errno = 0;
+	ASSERT_EQ(-1, sendfile(mfd, self->fd, &off, 100));
+	ASSERT_EQ(EINVAL, errno);
+
+	/* Into a pipe, which takes the splice path directly. */
+	ASSERT_EQ(0, pipe(pfd));
+	off = page - 3;
+	ASSERT_EQ((ssize_t)(2 * page), sendfile(pfd[1], self->fd, &off, 2 * page));
+	ASSERT_EQ((ssize_t)(2 * page), read(pfd[0], buf, 4 * page));
+	ASSERT_EQ(-1, bad_pat(buf, page - 3, 2 * page, 34));
+
+	/* Reading needs read access. */
+	wfd = shmring_open(O_WRONLY);
+	ASSERT_LE(0, wfd);
+	off = 0;
+	errno = 0;
+	ASSERT_EQ(-1, sendfile(mfd, wfd, &off, 100));
+	ASSERT_EQ(EBADF, errno);
+
+	close(wfd);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(mfd);
+	free(buf);
+}
+
+TEST_F(dev, splice_to_pipe)
+{
+	const size_t page = self->page, size = self->size, len = 3000;
+	const off_t at = 2 * page - 7;
+	int pfd[2], wfd;
+	uint8_t *buf;
+	off_t off;
+
+	buf = malloc(8 * page);
+	ASSERT_NE(NULL, buf);
+	fill_pat(self->map, 0, size, 35);
+	ASSERT_EQ(0, pipe(pfd));
+
+	/* Across a page boundary, with an offset: the position stays. */
+	off = at;
+	ASSERT_EQ((ssize_t)len, splice(self->fd, &off, pfd[1], NULL, len, 0))
+		TH_LOG("splice: %s", strerror(errno));
+	ASSERT_EQ(at + (off_t)len, off);
+	ASSERT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	/* The pipe holds a copy, as read() would: later stores stay out. */
+	fill_pat(self->map + at, at, len, 36);
+	ASSERT_EQ((ssize_t)len, read(pfd[0], buf, 8 * page));
+	ASSERT_EQ(-1, bad_pat(buf, at, len, 35));
+
+	/* Several whole pages. */
+	off = 8 * page;
+	ASSERT_EQ((ssize_t)(8 * page), splice(self->fd, &off, pfd[1], NULL,
+					       8 * page, 0));
+	ASSERT_EQ((ssize_t)(8 * page), read(pfd[0], buf, 8 * page));
+	ASSERT_EQ(-1, bad_pat(buf, 8 * page, 8 * page, 35));
+
+	/* Without an offset: from the position, which moves. */
+	ASSERT_EQ(100, lseek(self->fd, 100, SEEK_SET));
+	ASSERT_EQ(50, splice(self->fd, NULL, pfd[1], NULL, 50, 0));
+	ASSERT_EQ(150, lseek(self->fd, 0, SEEK_CUR));
+	ASSERT_EQ(50, read(pfd[0], buf, 8 * page));
+	ASSERT_EQ(-1, bad_pat(buf, 100, 50, 35));
+
+	/* Short across the end, EOF at and after it. */
+	off = size - 10;
+	ASSERT_EQ(10, splice(self->fd, &off, pfd[1], NULL, 100, 0));
+	ASSERT_EQ((off_t)size, off);
+	ASSERT_EQ(10, read(pfd[0], buf, 8 * page));
+	ASSERT_EQ(-1, bad_pat(buf, size - 10, 10, 35));
+	ASSERT_EQ(0, splice(self->fd, &off, pfd[1], NULL, 100, 0));
+	off = size + page;
+	ASSERT_EQ(0, splice(self->fd, &off, pfd[1], NULL, 100, 0));
+
+	/* Reading needs read access. */
+	wfd = shmring_open(O_WRONLY);
+	ASSERT_LE(0, wfd);
+	off = 0;
+	errno = 0;
+	ASSERT_EQ(-1, splice(wfd, &off, pfd[1], NULL, 100, 0));
+	ASSERT_EQ(EBADF, errno);
+
+	close(wfd);
+	close(pfd[0]);
+	close(pfd[1]);
+	free(buf);
+}
+
+TEST_F(dev, splice_from_pipe)
+{
+	const size_t page = self->page, size = self->size, len = 3 * page + 11;
+	const off_t at = page + 3;
+	int pfd[2], mfd, rfd;
+	uint8_t *buf;
+	off_t off, in;
+
+	buf = malloc(4 * page);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, pipe(pfd));
+
+	/* Into the middle, with an offset: exactly those bytes change. */
+	fill_pat(buf, at, len, 37);
+	ASSERT_EQ((ssize_t)len, write(pfd[1], buf, len));
+	off = at;
+	ASSERT_EQ((ssize_t)len, splice(pfd[0], NULL, self->fd, &off, len, 0))
+		TH_LOG("splice: %s", strerror(errno));
+	ASSERT_EQ(at + (off_t)len, off);
+	ASSERT_EQ(0, lseek(self->fd, 0, SEEK_CUR));
+	ASSERT_EQ(-1, bad_pat(self->map + at, at, len, 37));
+	ASSERT_EQ(-1, first_nonzero(self->map, at));
+	ASSERT_EQ(-1, first_nonzero(self->map + at + len, size - at - len));
+
+	/* Across the end it is short; the rest stays in the pipe. */
+	fill_pat(buf, size - 10, 100, 38);
+	ASSERT_EQ(100, write(pfd[1], buf, 100));
+	off = size - 10;
+	ASSERT_EQ(10, splice(pfd[0], NULL, self->fd, &off, 100, 0));
+	ASSERT_EQ((off_t)size, off);
+	ASSERT_EQ(-1, bad_pat(self->map + size - 10, size - 10, 10, 38));
+	/* At the end: ENOSPC, and nothing is taken from the pipe. */
+	errno = 0;
+	ASSERT_EQ(-1, splice(pfd[0], NULL, self->fd, &off, 90, 0));
+	ASSERT_EQ(ENOSPC, errno);
+	ASSERT_EQ(90, read(pfd[0], buf, 4 * page));
+	ASSERT_EQ(-1, bad_pat(buf, size, 90, 38));
+
+	/* sendfile() into the device writes at its position. */
+	mfd = memfd(2 * page);
+	ASSERT_LE(0, mfd);
+	fill_pat(buf, 5 * page + 1, 2 * page, 39);
+	ASSERT_EQ((ssize_t)(2 * page), pwrite(mfd, buf, 2 * page, 0));
+	ASSERT_EQ((off_t)(5 * page + 1), lseek(self->fd, 5 * page + 1, SEEK_SET));
+	in = 0;
+	ASSERT_EQ((ssize_t)(2 * page), sendfile_all(self->fd, mfd, &in, 2 * page));
+	ASSERT_EQ((off_t)(7 * page + 1), lseek(self->fd, 0, SEEK_CUR));
+	ASSERT_EQ(-1, bad_pat(self->map + 5 * page + 1, 5 * page + 1, 2 * page, 39));
+	ASSERT_EQ(0, self->map[5 * page]);
+	ASSERT_EQ(0, self->map[7 * page + 1]);
+	/* Short across the end, then ENOSPC. */
+	ASSERT_EQ((off_t)size - 10, lseek(self->fd, -10, SEEK_END));
+	in = 0;
+	ASSERT_EQ(10, sendfile(self->fd, mfd, &in, 100));
+	ASSERT_EQ((off_t)size, lseek(self->fd, 0, SEEK_CUR));
+	ASSERT_EQ(-1, bad_pat(self->map + size - 10, 5 * page + 1, 10, 39));
+	errno = 0;
+	ASSERT_EQ(-1, sendfile(self->fd, mfd, &in, 100));
+	ASSERT_EQ(ENOSPC, errno);
+
+	/* Writing needs write access. */
+	rfd = shmring_open(O_RDONLY);
+	ASSERT_LE(0, rfd);
+	ASSERT_EQ(10, write(pfd[1], buf, 10));
+	off = 0;
+	errno = 0;
+	ASSERT_EQ(-1, splice(pfd[0], NULL, rfd, &off, 10, 0));
+	ASSERT_EQ(EBADF, errno);
+	in = 0;
+	errno = 0;
+	ASSERT_EQ(-1, sendfile(rfd, mfd, &in, 10));
+	ASSERT_EQ(EBADF, errno);
+	ASSERT_EQ(0x00, self->map[0]);
+
+	close(rfd);
+	close(mfd);
+	close(pfd[0]);
+	close(pfd[1]);
+	free(buf);
 }
 
 /* ---- threads racing open/mmap/munmap/close against read/write/llseek ---- */

@@ -2,10 +2,12 @@
 /*
  * WAIT/WAKE on /dev/shmring: futex semantics on 32-bit words of the shared
  * buffer. Return values, exact wake counts, per-offset separation, timeouts,
- * signals, bad input, lost wake-ups and races with mmap/munmap/close.
+ * signals, bad input, the file's access mode, wake order by priority, time
+ * namespaces, the freezer, lost wake-ups and races with mmap/munmap/close.
  *
- * A waiter is only known to be asleep once INFO.nr_waiters says so; tests
- * poll it (bounded) instead of sleeping and hoping.
+ * A waiter is only known to be queued, so that a WAKE finds it, once
+ * INFO.nr_waiters counts it; tests poll it (bounded) instead of sleeping
+ * and hoping.
  *
  * Environment, to scale the long tests:
  *   SHMRING_PINGPONG  round trips per ping-pong (default 100000)
@@ -18,9 +20,11 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,7 +32,10 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,6 +62,10 @@
 
 struct shared {
 	int handled;		/* signal handler runs, seen across fork */
+	/* What a WAIT in a time namespace saw, from the grandchild. */
+	int tn_ret;
+	int64_t tn_now;		/* its CLOCK_MONOTONIC at the start */
+	int64_t tn_elapsed;
 };
 
 struct ctx {
@@ -430,6 +441,105 @@ TEST_F_TIMEOUT(shmring_wait, wake_exact_counts, 60)
 	ASSERT_EQ(N, join_waiters(w, N, 0));
 }
 
+/* Wake order: priority first, FIFO within one priority */
+
+struct ranked {
+	pthread_t tid;
+	int fd;
+	uint64_t off;
+	int policy;		/* SCHED_FIFO or SCHED_OTHER */
+	int prio;		/* its SCHED_FIFO priority, or its nice value */
+	int *rank;		/* counts returns, shared */
+	int ret;
+	int order;		/* 1 for the first to return, and so on */
+};
+
+static void *ranked_fn(void *arg)
+{
+	struct ranked *r = arg;
+	struct sched_param sp = {
+		.sched_priority = r->policy == SCHED_FIFO ? r->prio : 0,
+	};
+	int err;
+
+	err = pthread_setschedparam(pthread_self(), r->policy, &sp);
+	if (!err && r->policy != SCHED_FIFO &&
+	    setpriority(PRIO_PROCESS, gettid(), r->prio))
+		err = errno;
+	if (err) {
+		r->ret = -err;
+		r->order = -1;
+		return NULL;
+	}
+	r->ret = shmring_wait(r->fd, r->off, 0, 0, -1);
+	__atomic_store_n(&r->order, __atomic_add_fetch(r->rank, 1,
+							__ATOMIC_SEQ_CST),
+			 __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/*
+ * As futex: real-time waiters by priority, and every other task at one
+ * priority below them, whatever its nice value; FIFO within a priority.
+ * The waiters queue one at a time, in an order that FIFO would get wrong.
+ */
+TEST_F(shmring_wait, wake_order_priority)
+{
+	static const struct {
+		int policy, prio;
+		int woken;	/* the WAKE(1) that must wake it */
+	} spec[] = {
+		{ SCHED_OTHER, 19, 4 },
+		{ SCHED_FIFO, 10, 2 },
+		{ SCHED_OTHER, -20, 5 },
+		{ SCHED_FIFO, 50, 1 },
+		{ SCHED_FIFO, 10, 3 },
+	};
+	struct ctx *c = &self->c;
+	uint64_t off = 8 * c->page + 32;
+	struct ranked r[ARRAY_SIZE(spec)];
+	unsigned int i, j;
+	int rank = 0;
+
+	for (i = 0; i < ARRAY_SIZE(spec); i++) {
+		r[i] = (struct ranked){
+			.fd = c->fd, .off = off, .policy = spec[i].policy,
+			.prio = spec[i].prio, .rank = &rank,
+		};
+		ASSERT_EQ(0, start_thread(&r[i].tid, ranked_fn, &r[i]));
+		/* Queued before the next one starts, or failed to set up. */
+		while (nr_waiters(c->fd) != (int)i + 1 &&
+		       !__atomic_load_n(&r[i].order, __ATOMIC_SEQ_CST))
+			usleep(POLL_STEP_US);
+		if (r[i].order < 0) {
+			pthread_join(r[i].tid, NULL);
+			ASSERT_EQ(0, shmring_wake(c->fd, off, UINT32_MAX));
+			for (j = 0; j < i; j++)
+				pthread_join(r[j].tid, NULL);
+			SKIP(return, "waiter %u: policy %d priority %d: %s", i,
+			     spec[i].policy, spec[i].prio, strerror(-r[i].ret));
+		}
+	}
+	ASSERT_EQ((int)ARRAY_SIZE(spec), nr_waiters(c->fd));
+
+	for (j = 1; j <= ARRAY_SIZE(spec); j++) {
+		ASSERT_EQ(1, shmring_wake(c->fd, off, 1));
+		ASSERT_EQ((int)j, await_int(&rank, j));
+		for (i = 0; i < ARRAY_SIZE(spec); i++) {
+			if (spec[i].woken != (int)j)
+				continue;
+			ASSERT_EQ((int)j, __atomic_load_n(&r[i].order,
+							  __ATOMIC_SEQ_CST))
+				TH_LOG("WAKE %u woke another waiter than %u (policy %d, priority %d)",
+				       j, i, spec[i].policy, spec[i].prio);
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(spec); i++) {
+		pthread_join(r[i].tid, NULL);
+		ASSERT_EQ(0, r[i].ret);
+	}
+}
+
 /* Per-offset separation */
 
 /*
@@ -660,6 +770,84 @@ TEST_F(shmring_wait, no_timeout_waits_until_woken)
 	}
 }
 
+/*
+ * An ABSTIME deadline is on the caller's CLOCK_MONOTONIC, which a time
+ * namespace offsets from the host's. A child makes a namespace whose clock
+ * is @offset_s seconds off; its child, the first task inside, waits until
+ * its own now + 100 ms, and reports through the shared page.
+ */
+static int timens_abstime_wait(struct ctx *c, uint64_t off, int64_t offset_s)
+{
+	pid_t pid, inner;
+	int fd, status;
+
+	pid = spawn();
+	if (pid)
+		return pid < 0 ? -errno : reap(pid);
+	if (unshare(CLONE_NEWTIME))
+		_exit(errno == EINVAL || errno == EPERM ? 200 : 201);
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || dprintf(fd, "monotonic %lld 0\n", (long long)offset_s) < 0 ||
+	    close(fd))
+		_exit(202);
+	inner = fork();
+	if (inner == 0) {
+		int64_t t0 = now_ns();
+
+		c->sh->tn_now = t0;
+		c->sh->tn_ret = shmring_wait(c->fd, off, 0, SHMRING_WAIT_ABSTIME,
+					     t0 + 100 * NSEC_PER_MSEC);
+		c->sh->tn_elapsed = now_ns() - t0;
+		_exit(0);
+	}
+	if (inner < 0 || waitpid(inner, &status, 0) != inner ||
+	    !WIFEXITED(status) || WEXITSTATUS(status))
+		_exit(203);
+	_exit(0);
+}
+
+TEST_F(shmring_wait, abstime_in_time_namespace)
+{
+	struct ctx *c = &self->c;
+	uint64_t off = 6 * c->page + 20;
+	int64_t offsets[2], host;
+	unsigned int i;
+	int ret;
+
+	/* Ahead of the host's clock, and behind it (never below zero). */
+	offsets[0] = 20;
+	offsets[1] = -(now_ns() / NSEC_PER_SEC / 2);
+	ASSERT_GT(0, offsets[1]) TH_LOG("booted less than 2 s ago");
+
+	for (i = 0; i < ARRAY_SIZE(offsets); i++) {
+		c->sh->tn_ret = 1;
+		host = now_ns();
+		ret = timens_abstime_wait(c, off, offsets[i]);
+		if (ret == -200)
+			SKIP(return, "no time namespaces");
+		ASSERT_EQ(0, ret) TH_LOG("offset %lld s", (long long)offsets[i]);
+		/* The namespace really moved the clock. */
+		ASSERT_LT(llabs(c->sh->tn_now - host - offsets[i] * NSEC_PER_SEC),
+			  AT_ONCE_NS) TH_LOG("offset %lld s: clock %lld, host %lld",
+					     (long long)offsets[i],
+					     (long long)c->sh->tn_now,
+					     (long long)host);
+		/* Each offset judged on its own: EXPECT, not ASSERT. */
+		EXPECT_EQ(-ETIMEDOUT, c->sh->tn_ret)
+			TH_LOG("offset %lld s", (long long)offsets[i]);
+		EXPECT_GE(c->sh->tn_elapsed, 100 * NSEC_PER_MSEC)
+			TH_LOG("offset %lld s: timed out after %lld ns",
+			       (long long)offsets[i], (long long)c->sh->tn_elapsed);
+		EXPECT_LT(c->sh->tn_elapsed, 100 * NSEC_PER_MSEC + LATE_NS)
+			TH_LOG("offset %lld s: timed out after %lld ns",
+			       (long long)offsets[i], (long long)c->sh->tn_elapsed);
+		TH_LOG("offset %lld s: timed out after %lld ms",
+		       (long long)offsets[i],
+		       (long long)(c->sh->tn_elapsed / NSEC_PER_MSEC));
+	}
+	ASSERT_EQ(0, nr_waiters(c->fd));
+}
+
 /* Bad input */
 
 TEST_F(shmring_wait, bad_offset_einval)
@@ -852,6 +1040,58 @@ TEST_F(shmring_wait, last_word)
 	ASSERT_EQ(1, shmring_wake(c->fd, off, UINT32_MAX));
 	check_returned(_metadata, c, &nr_done, 1, 0);
 	ASSERT_EQ(1, join_waiters(&w, 1, 0));
+}
+
+/*
+ * WAIT needs read access and WAKE write access, as read() and write() do:
+ * otherwise a write-only opener could use WAIT with timeout 0 to test any
+ * word for a value, and a read-only one could wake anyone. EBADF comes
+ * before any look at the argument. INFO needs neither.
+ */
+TEST_F(shmring_wait, access_mode_ebadf)
+{
+	struct ctx *c = &self->c;
+	uint64_t off = 8 * c->page + 4;
+	struct shmring_info info;
+	int ro, wo, nr_done = 0;
+	struct waiter w;
+
+	ro = shmring_open(O_RDONLY);
+	ASSERT_LE(0, ro);
+	wo = shmring_open(O_WRONLY);
+	ASSERT_LE(0, wo);
+	set_word(c, off, 5);
+
+	ASSERT_EQ(-EBADF, shmring_wait(wo, off, 5, 0, 0));
+	ASSERT_EQ(-EBADF, shmring_wait(wo, off, 4, 0, 0));
+	ASSERT_EQ(-EBADF, shmring_wait(wo, off, 5, 0, NSEC_PER_MSEC));
+	ASSERT_EQ(-EBADF, shmring_wait(wo, off, 5, SHMRING_WAIT_ABSTIME, -1));
+	ASSERT_EQ(-EBADF, shmring_wait(wo, 1, 5, 0, 0));
+	ASSERT_EQ(-EBADF, shmring_wait(wo, off, 5, 1U << 31, 0));
+	ASSERT_EQ(-EBADF, wait_raw(wo, NULL));
+	ASSERT_EQ(-ETIMEDOUT, shmring_wait(ro, off, 5, 0, 0));
+	ASSERT_EQ(-EAGAIN, shmring_wait(ro, off, 4, 0, 0));
+
+	/* A read-only opener sleeps; its own WAKE is refused and wakes nobody. */
+	ASSERT_EQ(0, start_waiters(&w, 1, ro, off, 5, 0, -1, &nr_done));
+	ASSERT_EQ(1, await_nr_waiters(c->fd, 1));
+	ASSERT_EQ(-EBADF, shmring_wake(ro, off, UINT32_MAX));
+	ASSERT_EQ(-EBADF, shmring_wake(ro, off, 1));
+	ASSERT_EQ(-EBADF, shmring_wake(ro, 1, 1));
+	ASSERT_EQ(-EBADF, wake_flags(ro, off, 1, 1));
+	ASSERT_EQ(-EBADF, ioctl(ro, SHMRING_IOC_WAKE, NULL) ? -errno : 0);
+	check_returned(_metadata, c, &nr_done, 0, 1);
+	/* The write-only one wakes it. */
+	ASSERT_EQ(1, shmring_wake(wo, off, 1));
+	check_returned(_metadata, c, &nr_done, 1, 0);
+	ASSERT_EQ(1, join_waiters(&w, 1, 0));
+
+	ASSERT_EQ(0, shmring_get_info(ro, &info));
+	ASSERT_EQ(c->size, info.size);
+	ASSERT_EQ(0, shmring_get_info(wo, &info));
+	ASSERT_EQ(c->size, info.size);
+	close(ro);
+	close(wo);
 }
 
 /* Signals */
@@ -1061,6 +1301,182 @@ TEST_F(shmring_wait, stop_and_continue)
 		ASSERT_EQ(1, shmring_wake(c->fd, off, 1));
 		ASSERT_EQ(0, reap(pid));
 	}
+}
+
+/*
+ * The freezer (suspend, hibernation, the cgroup v1 freezer: all through
+ * freeze_task()) must freeze a waiter where it sleeps, as it does a futex
+ * waiter, not interrupt it: a relative wait would return EINTR with no
+ * signal, and any wait would leave the queue while frozen. The cgroup v1
+ * freezer is mounted for the test; the guest has no systemd.
+ */
+FIXTURE(shmring_freeze) {
+	struct ctx c;
+	char root[64];		/* where the freezer hierarchy is mounted */
+	char cg[112];		/* the cgroup the waiter is moved into */
+	bool frozen;
+	pid_t pid;
+};
+
+FIXTURE_VARIANT(shmring_freeze) {
+	enum wait_mode mode;
+	bool wake_while_frozen;
+};
+
+FIXTURE_VARIANT_ADD(shmring_freeze, relative) {
+	.mode = WAIT_RELATIVE,
+};
+
+FIXTURE_VARIANT_ADD(shmring_freeze, forever) {
+	.mode = WAIT_FOREVER,
+};
+
+FIXTURE_VARIANT_ADD(shmring_freeze, abstime) {
+	.mode = WAIT_ABSTIME,
+};
+
+FIXTURE_VARIANT_ADD(shmring_freeze, relative_woken_while_frozen) {
+	.mode = WAIT_RELATIVE, .wake_while_frozen = true,
+};
+
+static int write_str(const char *dir, const char *file, const char *s)
+{
+	char path[160];
+	ssize_t len = strlen(s);
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* The freezer.state of @cg is @want, within POLL_NS. */
+static bool await_state(const char *cg, const char *want)
+{
+	int64_t start = now_ns();
+	char path[160], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/freezer.state", cg);
+	do {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (!strncmp(buf, want, strlen(want)) &&
+			    buf[strlen(want)] == '\n')
+				return true;
+		}
+	} while (poll_again(start));
+	return false;
+}
+
+FIXTURE_SETUP(shmring_freeze)
+{
+	int err = 0;
+
+	ctx_setup(_metadata, &self->c);
+	if (_metadata->exit_code)
+		return;
+	/* Undone here on failure: teardown runs only after a whole setup. */
+	strcpy(self->root, "/tmp/shmring-freezer-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->root));
+	if (mount("freezer", self->root, "cgroup", 0, "freezer")) {
+		err = errno;
+		rmdir(self->root);
+		SKIP(return, "no cgroup v1 freezer: %s", strerror(err));
+	}
+	/* Named after us: a leftover of an earlier run must not be in the way. */
+	snprintf(self->cg, sizeof(self->cg), "%s/shmring-%d", self->root, getpid());
+	if (mkdir(self->cg, 0755)) {
+		err = errno;
+		umount(self->root);
+		rmdir(self->root);
+	}
+	ASSERT_EQ(0, err) TH_LOG("mkdir %s: %s", self->cg, strerror(err));
+}
+
+FIXTURE_TEARDOWN(shmring_freeze)
+{
+	int64_t start = now_ns();
+
+	if (self->frozen)
+		write_str(self->cg, "freezer.state", "THAWED");
+	if (self->pid > 0) {
+		kill(self->pid, SIGKILL);
+		waitpid(self->pid, NULL, 0);
+	}
+	/* A killed task may take a moment to leave its cgroup. */
+	while (rmdir(self->cg) && errno == EBUSY && poll_again(start))
+		;
+	EXPECT_EQ(0, access(self->cg, F_OK) ? 0 : -1) TH_LOG("%s is left", self->cg);
+	EXPECT_EQ(0, umount(self->root)) TH_LOG("umount %s: %s", self->root, strerror(errno));
+	EXPECT_EQ(0, rmdir(self->root));
+	ctx_teardown(_metadata, &self->c);
+}
+
+/*
+ * Everything seen while frozen is checked after the thaw: a frozen task
+ * cannot even be killed, and nothing may stay frozen when a check fails.
+ */
+TEST_F_TIMEOUT(shmring_freeze, waiter_stays_asleep, 120)
+{
+	struct ctx *c = &self->c;
+	uint64_t off = 9 * c->page + 60;
+	int queued, queued_after = 0, woke = 0, thawed;
+	bool reached, alive_frozen, alive_woken = true;
+	char pid[16];
+
+	self->pid = spawn_waiter(c, off, variant->mode, 0, false);
+	ASSERT_LT(0, self->pid);
+	ASSERT_EQ(1, await_nr_waiters(c->fd, 1));
+	snprintf(pid, sizeof(pid), "%d\n", self->pid);
+	ASSERT_EQ(0, write_str(self->cg, "cgroup.procs", pid));
+
+	ASSERT_EQ(0, write_str(self->cg, "freezer.state", "FROZEN"));
+	self->frozen = true;
+	reached = await_state(self->cg, "FROZEN");
+	/* Frozen where it sleeps: still queued, still in WAIT. */
+	usleep(SETTLE_US);
+	queued = nr_waiters(c->fd);
+	alive_frozen = alive(self->pid);
+	if (variant->wake_while_frozen) {
+		/* Dequeued now; it returns 0 once it runs again. */
+		woke = shmring_wake(c->fd, off, 1);
+		queued_after = nr_waiters(c->fd);
+		usleep(SETTLE_US);
+		alive_woken = alive(self->pid);
+	}
+	thawed = write_str(self->cg, "freezer.state", "THAWED");
+	if (!thawed && await_state(self->cg, "THAWED"))
+		self->frozen = false;
+
+	ASSERT_FALSE(self->frozen) TH_LOG("cannot thaw: %s", strerror(-thawed));
+	ASSERT_TRUE(reached) TH_LOG("the waiter was never frozen");
+	ASSERT_EQ(1, queued) TH_LOG("frozen waiter left the queue");
+	ASSERT_TRUE(alive_frozen) TH_LOG("frozen waiter returned");
+	if (variant->wake_while_frozen) {
+		ASSERT_EQ(1, woke);
+		ASSERT_EQ(0, queued_after);
+		ASSERT_TRUE(alive_woken) TH_LOG("returned while frozen");
+	} else {
+		usleep(SETTLE_US);
+		ASSERT_TRUE(alive(self->pid)) TH_LOG("returned after the thaw");
+		ASSERT_EQ(1, nr_waiters(c->fd));
+		ASSERT_EQ(1, shmring_wake(c->fd, off, 1));
+	}
+	ASSERT_EQ(0, reap(self->pid));
+	self->pid = 0;
+	ASSERT_EQ(0, await_nr_waiters(c->fd, 0));
 }
 
 /* Ping-pong: no lost wake-up */

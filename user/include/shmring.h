@@ -240,7 +240,10 @@ struct shmring_channel_attr {
  * INIT -> READY, and an INIT entry left by a creator that died is taken back.
  * Racing creators of one name end up on the same channel. An existing
  * channel keeps its own capacity and slot size (read them with
- * shmring_channel_attr()); @attr may be NULL without SHMRING_CREATE.
+ * shmring_channel_attr()); @attr may be NULL without SHMRING_CREATE, but a
+ * caller that names the kind it expects is told when the channel is another
+ * (message and stream rings are laid out alike: only @attr tells them apart
+ * against a peer that rewrote the kind).
  * Channels are never deleted: a name is reused by later pairs (see
  * shmring_channel_close()), and shmring_format(FORCE) clears them all.
  * Errors:

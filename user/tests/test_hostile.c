@@ -16,6 +16,9 @@
  *   header_state, reclaim
  *                fields left in states a creator or formatter never leaves
  *   memfd_sealed a peer holding the memfd cannot change its size
+ *   relabelled_kind
+ *                a consistent lie about a ring's kind: only the caller's
+ *                expected kind can see through it
  *   flipper      a second process flips fields between their value and
  *                hostile ones in a tight loop while this one creates,
  *                attaches, uses and lists channels (SHMRING_HOSTILE_MS of
@@ -369,6 +372,39 @@ static int test_memfd_sealed(void)
 	return 0;
 }
 
+/*
+ * Message and stream rings are laid out alike, so a peer that relabels both
+ * the entry and the descriptor of a message ring as a stream ring tells a
+ * lie that is consistent and safe to bind: an attach without an attr gets a
+ * stream channel, and one that names the kind it expects gets EPROTOTYPE.
+ */
+static int test_relabelled_kind(void)
+{
+	struct shmring *peer = buffer_new(BUF), *sh = guarded(peer);
+	struct sr_dirent *e = &hdr_of(peer)->dir[0];
+	struct shmring_channel_attr got;
+	struct shmring_channel *p, *c;
+
+	p = chan(sh, "v", SHMRING_PRODUCER, SHMRING_MSG, 4096, 0);
+	e->kind = SHMRING_STREAM;
+	CHECK_ERR(shmring_channel_open(sh, "v", SHMRING_CONSUMER, 0, NULL, &c),
+		  EBADMSG);
+	((struct sr_ring *)((unsigned char *)shmring_base(peer) +
+			    e->offset))->desc.kind = SHMRING_STREAM;
+	CHECK_ERR(shmring_channel_open(sh, "v", SHMRING_CONSUMER, 0,
+				       &msg_attr, &c),
+		  EPROTOTYPE);
+	CHECK_OK(shmring_channel_open(sh, "v", SHMRING_CONSUMER, 0, NULL, &c));
+	CHECK_OK(shmring_channel_attr(c, &got));
+	CHECK_EQ(got.kind, SHMRING_STREAM);
+	CHECK_ERR(shmring_msg_recv(c, &got, sizeof(got), 0), EINVAL);
+	CHECK_OK(shmring_channel_close(c));
+	CHECK_OK(shmring_channel_close(p));
+	shmring_close(sh);
+	shmring_close(peer);
+	return 0;
+}
+
 /* ---- the flipper ---- */
 
 struct flip_ctl {
@@ -646,7 +682,11 @@ static void traffic(struct shmring_channel *p, struct shmring_channel *c,
  *     Never ENOENT: SHMRING_CREATE formats what is unformatted.
  *   - open without it: ENOENT, when the header state read 0 (a formatter
  *     that died: not formatted), or the entry read as FREE or renamed, or
- *     as INIT, which made the check take it back.
+ *     as INIT, which made the check take it back. EPROTOTYPE, because the
+ *     consumer too names the kind it expects: message and stream rings are
+ *     laid out alike, so a peer that flips the entry's kind and then the
+ *     descriptor's makes a consistent lie that binding cannot see through,
+ *     and only the caller's expectation can.
  *   - shmring_check(): ENOENT, for the header state read 0.
  *   - shmring_channels(): nothing else (unformatted counts 0 channels).
  * Once both ends are open, the ring itself is never flipped: sending,
@@ -674,8 +714,8 @@ static void round_of(struct shmring *sh, struct tally *t, uint64_t round)
 					    SHMRING_CREATE, a, &p),
 		    EBADMSG, ENOSPC, EPROTOTYPE)) {
 		if (!EXPECT(t, shmring_channel_open(sh, name, SHMRING_CONSUMER,
-						    0, NULL, &c),
-			    EBADMSG, ENOENT)) {
+						    0, a, &c),
+			    EBADMSG, ENOENT, EPROTOTYPE)) {
 			traffic(p, c, a->kind, round);
 			CHECK_OK(shmring_channel_close(c));
 			t->used++;
@@ -735,5 +775,6 @@ TAP_TESTS(
 	{ "header_state", test_header_state, 0 },
 	{ "reclaim", test_reclaim, 0 },
 	{ "memfd_sealed", test_memfd_sealed, 0 },
+	{ "relabelled_kind", test_relabelled_kind, 0 },
 	{ "flipper", test_flipper, 120 },
 );

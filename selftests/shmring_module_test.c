@@ -543,11 +543,19 @@ TEST_F_TIMEOUT(custom_size, honoured, 120)
  * before the WAKE returns, so the two times differ only by the walk. (With
  * the waiters on another CPU, how many wake-ups needed an IPI moved either
  * time by up to ten times under TCG.)
+ *
+ * The host may still take the guest's vCPU away in the middle of one WAKE
+ * (one WAKE(Z) of 4k once ran at four times the per-waiter cost of the
+ * WAKEs around it), so each scale times both WAKEs HASH_REPEATS times,
+ * alternately, with the same tasks, and judges the fastest of each: a
+ * stolen slice only ever adds time. The rescanning WAKE gave ratios of
+ * 7, 10.5 and 30; a linear one about 1.
  */
 #define HASH_SEED		0x5eed0f5eed0f5eedULL
 #define HASH_SCALES		3
 #define HASH_MIN_WAITERS	2048
-/* WAKE(Y) over WAKE(Z): 1 plus the walk when linear; see above. */
+#define HASH_REPEATS		3
+/* Fastest WAKE(Y) over fastest WAKE(Z): 1 plus the walk when linear. */
 #define HASH_MAX_RATIO		2.0
 
 static uint64_t rotl64(uint64_t x, int b)
@@ -645,7 +653,10 @@ static void pick_words(uint64_t size, uint64_t mask, uint64_t *x, uint64_t *y,
 	free(seen);
 }
 
-/* Waits on @first, then, once woken from it, on @then (if not ~0). */
+/*
+ * Waits on @first only, if @then is ~0; else HASH_REPEATS times on @first
+ * and then, once woken from it, on @then.
+ */
 struct hash_waiter {
 	pthread_t tid;
 	int fd;
@@ -656,10 +667,15 @@ struct hash_waiter {
 static void *hash_waiter_fn(void *arg)
 {
 	struct hash_waiter *w = arg;
+	int i;
 
 	w->ret = shmring_wait(w->fd, w->first, 0, 0, -1);
-	if (!w->ret && w->then != ~0ULL)
-		w->ret = shmring_wait(w->fd, w->then, 0, 0, -1);
+	for (i = 0; !w->ret && w->then != ~0ULL && i < HASH_REPEATS; i++) {
+		if (i)
+			w->ret = shmring_wait(w->fd, w->first, 0, 0, -1);
+		if (!w->ret)
+			w->ret = shmring_wait(w->fd, w->then, 0, 0, -1);
+	}
 	return NULL;
 }
 
@@ -728,13 +744,27 @@ static int waker_rt(bool rt)
 	       -errno : 0;
 }
 
-/* One scale: how long WAKE(Z, all) and WAKE(Y, all) took, in ns. */
+/* WAKE(@off, all) of @n waiters as SCHED_FIFO: its time in ns. */
+static int64_t hash_timed_wake(struct __test_metadata *_metadata, int fd,
+			       uint64_t off, int n)
+{
+	int64_t t0, t;
+
+	EXPECT_EQ(0, waker_rt(true));
+	t0 = now_ns();
+	EXPECT_EQ(n, shmring_wake(fd, off, UINT32_MAX));
+	t = now_ns() - t0;
+	EXPECT_EQ(0, waker_rt(false));
+	return t;
+}
+
+/* One scale: the fastest WAKE(Z, all) and WAKE(Y, all), in ns. */
 static void hash_round(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(hash) *self, int n, int cpu,
 		       int64_t *alone, int64_t *crowded)
 {
 	int fd = self->c.fd, i;
-	int64_t t0;
+	int64_t t;
 
 	ASSERT_EQ(n, start_hash_waiters(self->w, n, fd, self->x, ~0ULL, cpu));
 	ASSERT_EQ(n, await_nr_waiters(fd, n));
@@ -742,18 +772,17 @@ static void hash_round(struct __test_metadata *_metadata,
 					cpu));
 	ASSERT_EQ(2 * n, await_nr_waiters(fd, 2 * n));
 
-	ASSERT_EQ(0, waker_rt(true));
-	t0 = now_ns();
-	ASSERT_EQ(n, shmring_wake(fd, self->z, UINT32_MAX));
-	*alone = now_ns() - t0;
-	ASSERT_EQ(0, waker_rt(false));
-	/* All of them queued again, now on Y, behind X's waiters. */
-	ASSERT_EQ(2 * n, await_nr_waiters(fd, 2 * n));
-	ASSERT_EQ(0, waker_rt(true));
-	t0 = now_ns();
-	ASSERT_EQ(n, shmring_wake(fd, self->y, UINT32_MAX));
-	*crowded = now_ns() - t0;
-	ASSERT_EQ(0, waker_rt(false));
+	*alone = *crowded = INT64_MAX;
+	for (i = 0; i < HASH_REPEATS; i++) {
+		if (i) /* queued again on Z */
+			ASSERT_EQ(2 * n, await_nr_waiters(fd, 2 * n));
+		t = hash_timed_wake(_metadata, fd, self->z, n);
+		*alone = t < *alone ? t : *alone;
+		/* All of them queued again, now on Y, behind X's waiters. */
+		ASSERT_EQ(2 * n, await_nr_waiters(fd, 2 * n));
+		t = hash_timed_wake(_metadata, fd, self->y, n);
+		*crowded = t < *crowded ? t : *crowded;
+	}
 
 	ASSERT_EQ(n, shmring_wake(fd, self->x, UINT32_MAX));
 	for (i = 0; i < 2 * n; i++) {
@@ -827,8 +856,9 @@ TEST_F_TIMEOUT(hash, wake_all_linear, 900)
 		hash_round(_metadata, self, n, cpu, &alone[scale],
 			   &crowded[scale]);
 		ratio[scale] = (double)crowded[scale] / alone[scale];
-		ksft_print_msg("hash: K = N = %d: WAKE(Z, all) alone %lld us, WAKE(Y, all) behind K %lld us (%.0f ns per waiter woken), ratio %.2f\n",
-			       n, (long long)(alone[scale] / 1000),
+		ksft_print_msg("hash: K = N = %d: fastest of %d WAKE(Z, all) alone %lld us, WAKE(Y, all) behind K %lld us (%.0f ns per waiter woken), ratio %.2f\n",
+			       n, HASH_REPEATS,
+			       (long long)(alone[scale] / 1000),
 			       (long long)(crowded[scale] / 1000),
 			       (double)crowded[scale] / n, ratio[scale]);
 		fflush(stdout);

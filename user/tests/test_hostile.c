@@ -407,10 +407,24 @@ static int test_relabelled_kind(void)
 
 /* ---- the flipper ---- */
 
+/*
+ * ring_off and desc_busy keep the flipper's writes to ring descriptors on
+ * the descriptor of the round's own ring. An entry's offset alone will not
+ * do: a free entry keeps the offset of a ring of an earlier format, which
+ * may now lie inside a live ring, whose indices a flip there would change
+ * (and a flip put back after the library read it is a change it cannot
+ * see). The victim publishes its ring once created, and before the next
+ * format or create withdraws it and waits until the flipper is not in the
+ * middle of a descriptor flip; the flipper announces itself (desc_busy)
+ * and then checks that the ring is still the published one. Both sides
+ * store, then load the other's word, seq_cst: one of them sees the other.
+ */
 struct flip_ctl {
 	_Atomic bool stop;
 	_Atomic uint64_t flips;		/* fields changed and put back */
 	uint64_t seed;
+	_Atomic uint64_t ring_off;	/* the round's ring, or 0 */
+	_Atomic bool desc_busy;		/* the flipper is on ring_off */
 };
 
 /* A field of the buffer as the peer sees it. */
@@ -504,16 +518,16 @@ static uint64_t bad_value(const struct field *f, uint64_t v, uint64_t r)
 /*
  * A field to flip: in the header (not the lock), in one of the first 8
  * directory entries (the victim reformats before it uses more), or in the
- * descriptor of the ring such an entry points at. False when that entry
- * points nowhere the peer itself may look.
+ * descriptor of the ring at @ring (see struct flip_ctl). False when there
+ * is none.
  */
-static bool pick(unsigned char *base, uint64_t r, struct field *f)
+static bool pick(unsigned char *base, uint64_t r, uint64_t ring,
+		 struct field *f)
 {
 	struct sr_header *h = (struct sr_header *)base;
 	struct sr_dirent *e = &h->dir[(r >> 8) % 8];
 	unsigned int n = (unsigned int)(r >> 12);
 	struct sr_ring_desc *d;
-	uint64_t off;
 
 	switch (r % 8) {
 	case 0:
@@ -543,11 +557,9 @@ static bool pick(unsigned char *base, uint64_t r, struct field *f)
 		return true;
 	}
 	default:
-		off = __atomic_load_n(&e->offset, __ATOMIC_RELAXED);
-		if (off % SR_LINE || off < SR_DATA_START ||
-		    off > BUF - sizeof(struct sr_ring))
+		if (!ring)
 			return false;
-		d = &((struct sr_ring *)(base + off))->desc;
+		d = &((struct sr_ring *)(base + ring))->desc;
 		{
 			const struct field df[] = {
 				FIELD(d->magic, false), FIELD(d->kind, false),
@@ -575,7 +587,7 @@ static int flipper(void *arg)
 {
 	struct flipper_arg *a = arg;
 	unsigned char *base = shmring_base(a->peer);
-	uint64_t i, r, v, bad;
+	uint64_t i, r, v, bad, ring;
 	struct field f;
 	int k, spin;
 
@@ -585,13 +597,19 @@ static int flipper(void *arg)
 	for (i = 0; !atomic_load_explicit(&a->ctl->stop,
 					  memory_order_relaxed); i++) {
 		r = mix64(a->ctl->seed + i);
-		if (!pick(base, r, &f))
+		ring = atomic_load(&a->ctl->ring_off);
+		if (ring) {
+			atomic_store(&a->ctl->desc_busy, true);
+			if (atomic_load(&a->ctl->ring_off) != ring)
+				ring = 0;
+		}
+		if (!pick(base, r, ring, &f)) {
+			atomic_store(&a->ctl->desc_busy, false);
 			continue;
+		}
 		v = field_load(&f);
 		bad = bad_value(&f, v, mix64(r));
-		if (bad == v)
-			continue;
-		for (k = 0; k < 64; k++) {
+		for (k = 0; bad != v && k < 64; k++) {
 			if (!field_cas(&f, v, bad))
 				break;
 			for (spin = (int)(r >> 40) % 16; spin > 0; spin--)
@@ -599,8 +617,10 @@ static int flipper(void *arg)
 			if (!field_cas(&f, bad, v))
 				break;
 		}
-		atomic_fetch_add_explicit(&a->ctl->flips, 1,
-					  memory_order_relaxed);
+		atomic_store(&a->ctl->desc_busy, false);
+		if (bad != v)
+			atomic_fetch_add_explicit(&a->ctl->flips, 1,
+						  memory_order_relaxed);
 	}
 	shmring_close(a->sh);
 	shmring_close(a->peer);
@@ -608,7 +628,8 @@ static int flipper(void *arg)
 }
 
 struct tally {
-	uint64_t rounds, used, listed, badmsg, nospc, noent, prototype;
+	uint64_t rounds, used, redirected, listed, badmsg, nospc, noent,
+		 prototype;
 };
 
 /* Counts @err, which must be 0 or in @ok (0-terminated); returns @err. */
@@ -655,7 +676,12 @@ static void traffic(struct shmring_channel *p, struct shmring_channel *c,
 			}
 		} else {
 			CHECK_EQ(shmring_msg_send(p, src, 100, 0), 100);
-			CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 0), 100);
+			n = shmring_msg_recv(c, buf, sizeof(buf), 0);
+			if (n != 100)
+				printf("# kind %u, round %llu, message %d: "
+				       "recv %zd\n", kind,
+				       (unsigned long long)round, i, n);
+			CHECK_EQ(n, 100);
 		}
 		CHECK(!memcmp(buf, src, 100));
 	}
@@ -692,7 +718,8 @@ static void traffic(struct shmring_channel *p, struct shmring_channel *c,
  * Once both ends are open, the ring itself is never flipped: sending,
  * receiving and closing must all succeed.
  */
-static void round_of(struct shmring *sh, struct tally *t, uint64_t round)
+static void round_of(struct shmring *sh, struct flip_ctl *ctl,
+		     struct tally *t, uint64_t round)
 {
 	static const struct shmring_channel_attr attrs[] = {
 		{ .kind = SHMRING_MSG, .capacity = 4096 },
@@ -713,12 +740,30 @@ static void round_of(struct shmring *sh, struct tally *t, uint64_t round)
 	if (!EXPECT(t, shmring_channel_open(sh, name, SHMRING_PRODUCER,
 					    SHMRING_CREATE, a, &p),
 		    EBADMSG, ENOSPC, EPROTOTYPE)) {
+		atomic_store(&ctl->ring_off,
+			     (uint64_t)((unsigned char *)p->r -
+					(unsigned char *)shmring_base(sh)));
 		if (!EXPECT(t, shmring_channel_open(sh, name, SHMRING_CONSUMER,
 						    0, a, &c),
 			    EBADMSG, ENOENT, EPROTOTYPE)) {
-			traffic(p, c, a->kind, round);
+			/*
+			 * Both ends bind through the entry, each reading its
+			 * offset once. A flip of that offset onto the start
+			 * of another valid ring of the same kind (one that an
+			 * earlier flip of the allocator put near the end of
+			 * the buffer, say) while one end reads it binds that
+			 * end to the other ring: the lie of a peer that
+			 * points an entry at another channel, which no check
+			 * can tell from the truth. The two ends then share
+			 * nothing, and no traffic can be asked of them.
+			 */
+			if (p->r == c->r) {
+				traffic(p, c, a->kind, round);
+				t->used++;
+			} else {
+				t->redirected++;
+			}
 			CHECK_OK(shmring_channel_close(c));
-			t->used++;
 		}
 		CHECK_OK(shmring_channel_close(p));
 	}
@@ -731,6 +776,10 @@ static void round_of(struct shmring *sh, struct tally *t, uint64_t round)
 		EXPECT(t, n, EBADMSG);
 	}
 	EXPECT(t, shmring_check(sh), EBADMSG, ENOENT);
+	/* The next round formats or creates: see struct flip_ctl. */
+	atomic_store(&ctl->ring_off, 0);
+	while (atomic_load(&ctl->desc_busy))
+		sr_cpu_relax();
 	t->rounds++;
 }
 
@@ -750,14 +799,16 @@ static int test_flipper(void)
 	printf("# seed %llu\n", (unsigned long long)ctl->seed);
 	pid = spawn(flipper, &fa);
 	while (now_ns() < end)
-		round_of(sh, &t, t.rounds);
+		round_of(sh, ctl, &t, t.rounds);
 	atomic_store(&ctl->stop, true);
 	CHECK_EQ(reap(pid), 0);
-	printf("# %llu rounds, %llu flips: %llu used a channel, %llu listed; "
+	printf("# %llu rounds, %llu flips: %llu used a channel (%llu more "
+	       "bound to two rings), %llu listed; "
 	       "EBADMSG %llu, ENOSPC %llu, ENOENT %llu, EPROTOTYPE %llu\n",
 	       (unsigned long long)t.rounds,
 	       (unsigned long long)atomic_load(&ctl->flips),
-	       (unsigned long long)t.used, (unsigned long long)t.listed,
+	       (unsigned long long)t.used, (unsigned long long)t.redirected,
+	       (unsigned long long)t.listed,
 	       (unsigned long long)t.badmsg, (unsigned long long)t.nospc,
 	       (unsigned long long)t.noent, (unsigned long long)t.prototype);
 	/* Both the way through and the flips were exercised. */

@@ -202,7 +202,7 @@ build_initramfs() {
 	fi
 	# The tool links libkmod dynamically (Debian ships no static one).
 	mkdir -p "$root/usr/bin" "$root/etc"
-	cp "$BUILD/user/shmring-demo" "$root/usr/bin/"
+	cp "$BUILD/user/shmring-demo" "$BUILD/user/shmring-epoll" "$root/usr/bin/"
 	copy_with_libs "$BUILD/user/shmring" "$root"
 	cp "$BUILD/user/shmring" "$root/usr/bin/"
 	# make bench: the guest half, static (guest/bench.sh builds it).

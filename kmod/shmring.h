@@ -5,13 +5,18 @@
 #ifndef _SHMRING_H
 #define _SHMRING_H
 
+#include <linux/atomic.h>
 #include <linux/fs.h>
+#include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mm_types.h>
+#include <linux/mutex.h>
 #include <linux/siphash.h>
 #include <linux/types.h>
 
+struct seq_file;
 struct shmring_bucket;
+struct shmring_watcher;
 
 /**
  * struct shmring_dev - the one shared buffer behind /dev/shmring
@@ -26,6 +31,8 @@ struct shmring_bucket;
  *	buckets share no cache line.
  * @nr_buckets: size of @buckets, a power of two.
  * @hash_key: siphash key of the hash, random unless hash_seed fixed it.
+ * @nr_watched: words watched by all watch fds, at most
+ *	SHMRING_WATCH_TOTAL_MAX, so that no WAKE walks more entries.
  */
 struct shmring_dev {
 	struct miscdevice misc;
@@ -35,6 +42,37 @@ struct shmring_dev {
 	struct shmring_bucket *buckets;
 	unsigned int nr_buckets;
 	siphash_key_t hash_key;
+	atomic_t nr_watched;
+};
+
+/**
+ * struct shmring_file - one open file description of the device
+ * @sdev: the device.
+ * @lock: guards @actions, @nr_actions and @last_id.
+ * @actions: the release actions, struct shmring_action, in the order they
+ *	were added; run by the file's ->release().
+ * @nr_actions: entries on @actions, at most SHMRING_RELEASE_MAX.
+ * @last_id: the id the last RELEASE_ADD gave out.
+ */
+struct shmring_file {
+	struct shmring_dev *sdev;
+	struct mutex lock;	/* guards the actions and @last_id */
+	struct list_head actions;
+	unsigned int nr_actions;
+	u32 last_id;
+};
+
+/**
+ * struct shmring_watch_entry - one word a watch fd watches
+ * @node: entry in the word's bucket's list of watch entries, under the
+ *	bucket lock; unhashed while the slot is free.
+ * @watcher: the watch fd it belongs to.
+ * @offset: the word; set before @node is linked, fixed while it is.
+ */
+struct shmring_watch_entry {
+	struct hlist_node node;
+	struct shmring_watcher *watcher;
+	u64 offset;
 };
 
 /* shmring_mem.c */
@@ -52,11 +90,31 @@ void shmring_wait_exit(struct shmring_dev *sdev);
 long shmring_ioctl_wait(struct shmring_dev *sdev, void __user *arg);
 long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg);
 unsigned int shmring_nr_waiters(struct shmring_dev *sdev);
+bool shmring_word_ok(struct shmring_dev *sdev, u64 offset);
+u32 shmring_wake_word(struct shmring_dev *sdev, u64 offset, u32 count);
+void shmring_watch_link(struct shmring_dev *sdev,
+			struct shmring_watch_entry *e);
+void shmring_watch_unlink(struct shmring_dev *sdev,
+			  struct shmring_watch_entry *e);
 
+/* shmring_watch.c */
+long shmring_ioctl_watch(struct file *file, void __user *arg);
+void shmring_watcher_notify(struct shmring_watcher *w);
+
+/* shmring_release.c */
+int shmring_file_open(struct inode *inode, struct file *file);
+int shmring_file_release(struct inode *inode, struct file *file);
+long shmring_ioctl_release_add(struct file *file, void __user *arg);
+long shmring_ioctl_release_del(struct file *file, void __user *arg);
+void shmring_release_show_fdinfo(struct seq_file *m, struct file *file);
+
+/* Only for files of the device itself, not for its watch fds. */
 static inline struct shmring_dev *shmring_from_file(struct file *file)
 {
-	/* misc_open() stores the miscdevice in private_data. */
-	return container_of(file->private_data, struct shmring_dev, misc);
+	/* shmring_file_open() replaced misc_open()'s miscdevice. */
+	struct shmring_file *sf = file->private_data;
+
+	return sf->sdev;
 }
 
 #endif /* _SHMRING_H */

@@ -137,6 +137,7 @@ static long shmring_ioctl_info(struct shmring_dev *sdev, void __user *arg)
 	info.page_size = PAGE_SIZE;
 	info.abi_version = SHMRING_ABI_VERSION;
 	info.nr_waiters = shmring_nr_waiters(sdev);
+	info.features = SHMRING_FEATURE_WATCH | SHMRING_FEATURE_RELEASE;
 
 	if (copy_to_user(arg, &info, sizeof(info)))
 		return -EFAULT;
@@ -164,6 +165,19 @@ static long shmring_ioctl(struct file *file, unsigned int cmd,
 		if (!(file->f_mode & FMODE_WRITE))
 			return -EBADF;
 		return shmring_ioctl_wake(sdev, uarg);
+	/* A watch fd learns of WAKEs, as WAIT does; actions change words. */
+	case SHMRING_IOC_WATCH:
+		if (!(file->f_mode & FMODE_READ))
+			return -EBADF;
+		return shmring_ioctl_watch(file, uarg);
+	case SHMRING_IOC_RELEASE_ADD:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		return shmring_ioctl_release_add(file, uarg);
+	case SHMRING_IOC_RELEASE_DEL:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		return shmring_ioctl_release_del(file, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -172,6 +186,10 @@ static long shmring_ioctl(struct file *file, unsigned int cmd,
 /* .owner pins the module while any file, and so any mapping, is alive. */
 static const struct file_operations shmring_fops = {
 	.owner = THIS_MODULE,
+	/* A struct shmring_file per open, for its release actions. */
+	.open = shmring_file_open,
+	.release = shmring_file_release,
+	.show_fdinfo = shmring_release_show_fdinfo,
 	.llseek = shmring_llseek,
 	.read_iter = shmring_read_iter,
 	.write_iter = shmring_write_iter,

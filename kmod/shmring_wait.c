@@ -14,6 +14,13 @@
  *
  * Each bucket queues its waiters as futex does: by priority, real-time
  * tasks first, FIFO within one priority, so WAKE(1) wakes the most urgent.
+ *
+ * Watch fds (shmring_watch.c) hang their words in the same buckets, on a
+ * list of their own that a WAKE walks under the same lock, and only when
+ * the bucket counts a watch entry: a WAKE on a word nobody watches costs
+ * one test more. No lost notification: a watch entry is linked under the
+ * bucket lock, so a WAKE that takes the lock after that finds it; one that
+ * took it before was not owed a notification.
  */
 
 #include <linux/hrtimer.h>
@@ -50,14 +57,20 @@
  * @lock: guards the other fields and each waiter queued here.
  * @waiters: the waiters in wake order, and the bookmarks of WAKEs that
  *	dropped the lock half way through.
+ * @watches: the watch entries, struct shmring_watch_entry, of the words
+ *	that hash here, in no order.
  * @next_ticket: ticket of the next waiter to queue.
  * @nr_waiters: waiters queued; written under @lock, read by INFO without.
+ * @nr_watches: entries on @watches, so that a WAKE skips an empty list
+ *	without touching it.
  */
 struct shmring_bucket {
 	spinlock_t lock;	/* guards the rest, and the waiters queued */
 	struct plist_head waiters;
+	struct hlist_head watches;
 	u64 next_ticket;
 	unsigned int nr_waiters;
+	unsigned int nr_watches;
 } ____cacheline_aligned_in_smp;
 
 /**
@@ -119,6 +132,7 @@ int shmring_wait_init(struct shmring_dev *sdev)
 	for (i = 0; i < n; i++) {
 		spin_lock_init(&sdev->buckets[i].lock);
 		plist_head_init(&sdev->buckets[i].waiters);
+		INIT_HLIST_HEAD(&sdev->buckets[i].watches);
 	}
 	sdev->nr_buckets = n;
 	/*
@@ -134,7 +148,10 @@ int shmring_wait_init(struct shmring_dev *sdev)
 	return 0;
 }
 
-/* Only called once no file is open, so every bucket is empty. */
+/*
+ * Only called once no file is open, watch fds included (they pin the
+ * module), so every bucket is empty.
+ */
 void shmring_wait_exit(struct shmring_dev *sdev)
 {
 	kvfree(sdev->buckets);
@@ -165,10 +182,61 @@ static struct shmring_bucket *shmring_bucket(struct shmring_dev *sdev,
 }
 
 /* An aligned word wholly inside the buffer; size is at least one page. */
-static bool shmring_word_ok(struct shmring_dev *sdev, u64 offset)
+bool shmring_word_ok(struct shmring_dev *sdev, u64 offset)
 {
 	return IS_ALIGNED(offset, sizeof(u32)) &&
 	       offset <= sdev->size - sizeof(u32);
+}
+
+/*
+ * Links @e, its offset and watcher set, into its word's bucket. From here
+ * on a WAKE on the word may touch @e and notify its watcher at any time,
+ * until shmring_watch_unlink() has returned.
+ */
+void shmring_watch_link(struct shmring_dev *sdev, struct shmring_watch_entry *e)
+{
+	struct shmring_bucket *b = shmring_bucket(sdev, e->offset);
+
+	spin_lock(&b->lock);
+	hlist_add_head(&e->node, &b->watches);
+	b->nr_watches++;
+	spin_unlock(&b->lock);
+}
+
+/*
+ * Unlinks @e. A WAKE only reaches watch entries under their bucket lock,
+ * so once this has taken and dropped it, no WAKE touches @e or its watcher
+ * through @e any more, and both may be freed.
+ */
+void shmring_watch_unlink(struct shmring_dev *sdev,
+			  struct shmring_watch_entry *e)
+{
+	struct shmring_bucket *b = shmring_bucket(sdev, e->offset);
+
+	spin_lock(&b->lock);
+	hlist_del_init(&e->node);
+	b->nr_watches--;
+	spin_unlock(&b->lock);
+}
+
+/*
+ * Notifies every watcher of @offset, under the bucket lock, which keeps
+ * each of them alive meanwhile (see shmring_watch_unlink()). A watcher's
+ * notification takes its waitqueue lock and runs the wake callbacks of
+ * whoever waits there (a reader, poll, epoll's ep->lock, io_uring's poll):
+ * none of them reaches a WAKE, so the lock order is bucket lock, then
+ * waitqueue lock and what its callbacks take. The walk passes over the
+ * entries of other words in the bucket; SHMRING_WATCH_TOTAL_MAX bounds
+ * them all.
+ */
+static void shmring_notify_watchers(struct shmring_bucket *b, u64 offset)
+{
+	struct shmring_watch_entry *e;
+
+	lockdep_assert_held(&b->lock);
+	hlist_for_each_entry(e, &b->watches, node)
+		if (e->offset == offset)
+			shmring_watcher_notify(e->watcher);
 }
 
 /*
@@ -251,7 +319,7 @@ static void shmring_bookmark(struct plist_node *bm, struct plist_node *pos)
 static void shmring_sleep(struct shmring_waiter *w, ktime_t *deadline)
 {
 	for (;;) {
-		/* Pairs with the release in shmring_ioctl_wake(). */
+		/* Pairs with the release in shmring_dequeue(). */
 		if (smp_load_acquire(&w->woken))
 			break;
 		if (signal_pending(current))
@@ -411,6 +479,14 @@ static unsigned int shmring_dequeue(struct shmring_bucket *b, u64 offset,
 		walk->started = true;
 		walk->end = b->next_ticket;
 		pos = head->next;
+		/* Watchers once per WAKE, in its first lock hold. */
+		if (b->nr_watches)
+			shmring_notify_watchers(b, offset);
+		if (!want) {
+			spin_unlock(&b->lock);
+			*done = true;
+			return 0;
+		}
 	}
 	for (; pos != head; pos = pos->next) {
 		w = list_entry(pos, struct shmring_waiter, node.node_list);
@@ -444,27 +520,24 @@ static unsigned int shmring_dequeue(struct shmring_bucket *b, u64 offset,
 	return n;
 }
 
-long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg)
+/*
+ * Wakes up to @count waiters on @offset, a word shmring_word_ok() passed,
+ * and notifies its watchers; returns the number of waiters woken. The
+ * caller has changed the word already, so that waiters queue or see the
+ * new value, as the comment at the top of the file says.
+ */
+u32 shmring_wake_word(struct shmring_dev *sdev, u64 offset, u32 count)
 {
 	struct task_struct *tasks[SHMRING_WAKE_BATCH];
+	struct shmring_bucket *b = shmring_bucket(sdev, offset);
 	struct shmring_wake_walk walk = {};
-	struct shmring_bucket *b;
-	struct shmring_wake uw;
 	unsigned int i, n;
 	u32 woken = 0;
 	bool done;
 
-	if (copy_from_user(&uw, arg, sizeof(uw)))
-		return -EFAULT;
-	if (uw.flags)
-		return -EINVAL;
-	if (!shmring_word_ok(sdev, uw.offset))
-		return -EINVAL;
-
-	b = shmring_bucket(sdev, uw.offset);
-	while (woken < uw.count) {
-		n = shmring_dequeue(b, uw.offset, &walk, tasks,
-				    uw.count - woken, &done);
+	for (;;) {
+		n = shmring_dequeue(b, offset, &walk, tasks, count - woken,
+				    &done);
 		for (i = 0; i < n; i++) {
 			wake_up_process(tasks[i]);
 			put_task_struct(tasks[i]);
@@ -475,7 +548,21 @@ long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg)
 			break;
 		cond_resched();
 	}
+	return woken;
+}
+
+long shmring_ioctl_wake(struct shmring_dev *sdev, void __user *arg)
+{
+	struct shmring_wake uw;
+
+	if (copy_from_user(&uw, arg, sizeof(uw)))
+		return -EFAULT;
+	if (uw.flags)
+		return -EINVAL;
+	if (!shmring_word_ok(sdev, uw.offset))
+		return -EINVAL;
 
 	/* count may exceed INT_MAX; the number woken never does in practice. */
-	return min_t(u32, woken, INT_MAX);
+	return min_t(u32, shmring_wake_word(sdev, uw.offset, uw.count),
+		     INT_MAX);
 }

@@ -227,7 +227,7 @@ TEST_F(dev, info)
 	EXPECT_EQ(SHMRING_ABI_VERSION, info.abi_version);
 	EXPECT_EQ(0, info.nr_waiters);
 	EXPECT_EQ(0, info.reserved0);
-	EXPECT_EQ(0, info.features);
+	EXPECT_EQ(SHMRING_FEATURES, info.features);
 	for (i = 0; i < ARRAY_SIZE(info.reserved); i++) {
 		EXPECT_EQ(0, info.reserved[i]) TH_LOG("reserved[%zu]", i);
 	}

@@ -269,6 +269,72 @@ TEST_F(module, rmmod_busy_while_open)
 	check_node(_metadata);
 }
 
+/*
+ * A watch fd holds its device file, and through its own fops the module:
+ * with only the watch fd left open, rmmod is refused, and the watch fd
+ * still works. Closing it lets the module go.
+ */
+TEST_F(module, rmmod_busy_while_watch_open)
+{
+	uint64_t off = 8;
+	int wfd, fd2;
+
+	self->c.fd = shmring_open(O_RDONLY);
+	ASSERT_LE(0, self->c.fd);
+	wfd = shmring_watch_new(self->c.fd, &off, 1, SHMRING_WATCH_NONBLOCK);
+	ASSERT_LE(0, wfd) TH_LOG("WATCH: %s", strerror(-wfd));
+	close(self->c.fd);
+	self->c.fd = -1;
+	ASSERT_EQ(-EWOULDBLOCK, unload_module());
+	ASSERT_EQ(-EWOULDBLOCK, unload_module());
+	ASSERT_TRUE(module_loaded());
+
+	/* Still watching: a WAKE through another open reaches it. */
+	fd2 = shmring_open(O_RDWR);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, shmring_wake(fd2, off, 1));
+	close(fd2);
+	ASSERT_EQ(1, shmring_watch_read(wfd));
+	ASSERT_EQ(-EWOULDBLOCK, unload_module());
+
+	close(wfd);
+	ASSERT_EQ(0, unload_module());
+	ASSERT_TRUE(module_gone());
+	ASSERT_EQ(0, load_module(self->c.ko_fd, ""));
+	check_node(_metadata);
+}
+
+/*
+ * Release actions run when their file goes, before rmmod: with actions
+ * registered and every fd closed, the module unloads (the leak check
+ * judges what it leaves), and the words show the actions ran.
+ */
+TEST_F(module, rmmod_after_release_actions)
+{
+	uint32_t v;
+	int fd, i;
+
+	fd = shmring_open(O_RDWR);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < SHMRING_RELEASE_MAX; i++)
+		ASSERT_LT(0, shmring_release_add(fd, 4 * i, SHMRING_RELEASE_STORE,
+						  0x5a000000 + i));
+	ASSERT_EQ(-EWOULDBLOCK, unload_module());
+	close(fd);
+
+	fd = shmring_open(O_RDONLY);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < SHMRING_RELEASE_MAX; i++) {
+		ASSERT_EQ(sizeof(v), pread(fd, &v, sizeof(v), 4 * i));
+		ASSERT_EQ(0x5a000000U + i, v);
+	}
+	close(fd);
+	ASSERT_EQ(0, unload_module());
+	ASSERT_TRUE(module_gone());
+	ASSERT_EQ(0, load_module(self->c.ko_fd, ""));
+	check_node(_metadata);
+}
+
 /* A mapping alone keeps the file, so the module, alive. */
 TEST_F(module, rmmod_busy_while_mapped)
 {

@@ -10,15 +10,31 @@
  *    infinite ones included, and exit now and then in the middle of it;
  *  - wakers change those words and WAKE them with random counts;
  *  - a churner opens, asks INFO, maps and closes;
+ *  - watchers make watch fds on a few of the waiters' words, ADD and DEL
+ *    words, WAKE a watched word and check that poll() or epoll_wait()
+ *    then reports the fd readable and read() gives at least 1, check
+ *    that a fd watching nothing stays unreadable, and close a watch fd
+ *    while a thread is blocked in read() on it and another in
+ *    epoll_wait() on an epoll that holds it (now and then they exit
+ *    right there instead);
+ *  - releasers open the device, add release actions on words of their
+ *    own and small ADDs on the waiters' words, and close it, or let a
+ *    dup, a mapping, a watch fd or a forked child hold it first, or have
+ *    a child add actions and then exit, close or be SIGKILLed; nothing
+ *    may run while the open file is held, then every action must show on
+ *    its word, in order, and exactly once on a watch fd on those words;
  *  - the test itself signals the waiters (handlers with and without
  *    SA_RESTART, SIGSTOP/SIGCONT), SIGKILLs waiters and the rest, and
  *    respawns whatever ended.
- * Every result is checked as it comes. Afterwards: INFO's nr_waiters
- * returns to 0, no task stays in D state, and the module unloads, reloads
- * with no parameters and works. Needs root and $SHMRING_KO, like
+ * Every result is checked as it comes; watchers and releasers count their
+ * open fds after every round. Afterwards: INFO's nr_waiters returns to 0,
+ * no task stays in D state, the test has as many fds open as before, and
+ * the module unloads (so no watch fd or open file is left), reloads with
+ * no parameters and works. Needs root and $SHMRING_KO, like
  * shmring_module_test.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +46,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,7 +66,10 @@
 #define NR_WAITERS		3
 #define NR_WAKERS		2
 #define NR_CHURNERS		1
-#define NR_SLOTS		(NR_MAPPERS + NR_WAITERS + NR_WAKERS + NR_CHURNERS)
+#define NR_WATCHERS		2
+#define NR_RELEASERS		2
+#define NR_SLOTS		(NR_MAPPERS + NR_WAITERS + NR_WAKERS + NR_CHURNERS + \
+				 NR_WATCHERS + NR_RELEASERS)
 #define WAITER_THREADS		2
 #define MAX_ASLEEP		(NR_WAITERS * WAITER_THREADS)
 
@@ -58,6 +80,15 @@
 #define MAPPER_FIRST		16
 #define MAPPER_PAGES		64
 #define MAX_WINDOW		16
+
+/*
+ * Releaser r's words are in page WORD_PAGES + r, a group of
+ * RELEASER_WORDS of them per life of the process, so that what a killed
+ * predecessor's child still does lands on words of its own.
+ */
+#define RELEASER_WORDS		8
+static_assert(WORD_PAGES + NR_RELEASERS <= MAPPER_FIRST,
+	      "the releasers' pages overlap the mappers'");
 
 /* The longest finite WAIT a waiter asks for. */
 #define MAX_WAIT_NS		(20 * NSEC_PER_MSEC)
@@ -70,10 +101,16 @@
 #define STOP_NS			(30 * NSEC_PER_SEC)
 #define D_STATE_NS		(10 * NSEC_PER_SEC)
 
-enum role { MAPPER, WAITER, WAKER, CHURNER };
+enum role { MAPPER, WAITER, WAKER, CHURNER, WATCHER, RELEASER };
 
 static const char * const role_names[] = {
-	"mapper", "waiter", "waker", "churner",
+	"mapper", "waiter", "waker", "churner", "watcher", "releaser",
+};
+
+/* How many slots of each role, in the order of enum role. */
+static const int role_slots[] = {
+	NR_MAPPERS, NR_WAITERS, NR_WAKERS, NR_CHURNERS, NR_WATCHERS,
+	NR_RELEASERS,
 };
 
 enum { R_WOKEN, R_EAGAIN, R_TIMEDOUT, R_EINTR, NR_RESULTS };
@@ -91,6 +128,10 @@ struct shared {
 	uint32_t pending[NR_MAPPERS][MAPPER_PAGES];
 	unsigned long waits[NR_RESULTS];
 	unsigned long wakes, woken, maps, mremaps, forks, churns;
+	/* Watch fds read after a WAKE of theirs; closed under a blocked thread. */
+	unsigned long watch_rounds, watch_checks, blocked_closes;
+	/* Open files whose actions were seen to run; of them, by a SIGKILL. */
+	unsigned long releases, release_kills;
 };
 
 struct slot {
@@ -151,6 +192,22 @@ static bool stopping(struct shared *sh)
 static void count(unsigned long *c, unsigned long n)
 {
 	__atomic_add_fetch(c, n, __ATOMIC_RELAXED);
+}
+
+/* Open fds of this process, the one reading the directory included. */
+static int count_fds(void)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* A child's own open and mapping of the word pages. */
@@ -556,6 +613,786 @@ static void churner_main(struct shared *sh, uint32_t seed)
 	_exit(0);
 }
 
+/* Watchers */
+
+struct watcher {
+	struct shared *sh;
+	const uint64_t *words;
+	int fd;			/* its own open, O_RDWR */
+	uint32_t seed;
+};
+
+/* @n distinct words of the waiters'. */
+static void pick_words(struct watcher *w, uint64_t *set, unsigned int n)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++) {
+		do {
+			set[i] = w->words[xorshift(&w->seed) % NR_WORDS];
+			for (j = 0; j < i && set[j] != set[i]; j++)
+				;
+		} while (j < i);
+	}
+}
+
+static bool in_set(const uint64_t *set, unsigned int n, uint64_t off)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (set[i] == off)
+			return true;
+	return false;
+}
+
+/* A WAKE like the wakers', without changing the word. */
+static void watcher_wake(struct watcher *w, uint64_t off)
+{
+	static const uint32_t counts[] = { 0, 1, 2, UINT32_MAX };
+	uint32_t n = counts[xorshift(&w->seed) % ARRAY_SIZE(counts)];
+	uint32_t max = n < MAX_ASLEEP ? n : MAX_ASLEEP;
+	int ret;
+
+	ret = shmring_wake(w->fd, off, n);
+	if (ret < 0 || (uint32_t)ret > max) {
+		fail(w->sh, "watcher: WAKE(%#llx, %u) = %d",
+		     (unsigned long long)off, n, ret);
+		_exit(1);
+	}
+	count(&w->sh->wakes, 1);
+	count(&w->sh->woken, ret);
+}
+
+/* Reads a non-blocking watch fd until nothing is left. */
+static void watcher_drain(struct watcher *w, int wfd)
+{
+	int64_t v;
+
+	while ((v = shmring_watch_read(wfd)) > 0)
+		;
+	if (v != -EAGAIN) {
+		fail(w->sh, "watcher: read of a watch fd: %lld", (long long)v);
+		_exit(1);
+	}
+}
+
+/*
+ * @wfd watches a word that was WAKEd since its last read: poll(), or
+ * epoll_wait() on @ep, which holds only it, must say so, and read() give
+ * at least 1. With EPOLLET too: every WAKE is a new edge.
+ */
+static void watcher_readable(struct watcher *w, int wfd, int ep)
+{
+	struct pollfd p = { .fd = wfd, .events = POLLIN };
+	struct epoll_event ev[2];
+	bool by_poll = xorshift(&w->seed) % 2;
+	int n;
+	int64_t v;
+
+	if (by_poll) {
+		do {
+			n = poll(&p, 1, 0);
+		} while (n < 0 && errno == EINTR);
+		n = n == 1 && p.revents == POLLIN;
+	} else {
+		n = epoll_wait(ep, ev, 2, 0);
+		n = n == 1 && ev[0].events & EPOLLIN;
+	}
+	v = shmring_watch_read(wfd);
+	if (!n || v < 1) {
+		fail(w->sh, "watcher: watch fd not readable after a WAKE of its word: %s said %s, read %lld",
+		     by_poll ? "poll" : "epoll_wait", n ? "yes" : "no",
+		     (long long)v);
+		_exit(1);
+	}
+	count(&w->sh->watch_checks, 1);
+}
+
+/*
+ * @wfd watches nothing: once drained, no WAKE of any word may make it
+ * readable, whoever sends it. A DEL that has returned has unlinked the
+ * word under its bucket lock, so no WAKE still on its way can reach it.
+ */
+static void watcher_quiet(struct watcher *w, int wfd, int ep)
+{
+	struct pollfd p = { .fd = wfd, .events = POLLIN };
+	struct epoll_event ev[2];
+	int i, n, e;
+	int64_t v;
+
+	watcher_drain(w, wfd);
+	for (i = 0; i < 4; i++)
+		watcher_wake(w, w->words[xorshift(&w->seed) % NR_WORDS]);
+	do {
+		n = poll(&p, 1, 0);
+	} while (n < 0 && errno == EINTR);
+	e = epoll_wait(ep, ev, 2, 0);
+	v = shmring_watch_read(wfd);
+	if (n || e || v != -EAGAIN) {
+		fail(w->sh, "watcher: a watch fd that watches nothing became readable: poll %d, epoll_wait %d, read %lld",
+		     n, e, (long long)v);
+		_exit(1);
+	}
+}
+
+/*
+ * A non-blocking watch fd of its own, in an epoll: ADD and DEL words, one
+ * at a time, with the errors a word watched or not gives; after an ADD or
+ * now and then, a WAKE of a watched word must make it readable. At the
+ * end, with every word deleted, it must stay unreadable.
+ */
+static void watcher_own(struct watcher *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t set[NR_WORDS], off;
+	unsigned int n, i, k, steps;
+	int wfd, ep, ret;
+
+	n = 1 + xorshift(&w->seed) % 4;
+	pick_words(w, set, n);
+	wfd = shmring_watch_new(w->fd, set, n, SHMRING_WATCH_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (xorshift(&w->seed) % 2)
+		ev.events |= EPOLLET;
+	if (wfd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, wfd, &ev)) {
+		fail(w->sh, "watcher: WATCH %d, epoll: %s", wfd, strerror(errno));
+		_exit(1);
+	}
+	steps = 4 + xorshift(&w->seed) % 8;
+	for (k = 0; k < steps; k++) {
+		switch (xorshift(&w->seed) % 4) {
+		case 0:
+			if (n == NR_WORDS)
+				break;
+			do {
+				off = w->words[xorshift(&w->seed) % NR_WORDS];
+			} while (in_set(set, n, off));
+			ret = shmring_watch_ctl(wfd, SHMRING_IOC_WATCH_ADD, &off, 1);
+			if (ret) {
+				fail(w->sh, "watcher: ADD of a new word: %d", ret);
+				_exit(1);
+			}
+			set[n++] = off;
+			/* Watched from the ADD's return on. */
+			watcher_drain(w, wfd);
+			watcher_wake(w, off);
+			watcher_readable(w, wfd, ep);
+			off = set[xorshift(&w->seed) % n];
+			ret = shmring_watch_ctl(wfd, SHMRING_IOC_WATCH_ADD, &off, 1);
+			if (ret != -EINVAL) {
+				fail(w->sh, "watcher: ADD of a watched word: %d", ret);
+				_exit(1);
+			}
+			break;
+		case 1:
+			if (!n)
+				break;
+			i = xorshift(&w->seed) % n;
+			off = set[i];
+			ret = shmring_watch_ctl(wfd, SHMRING_IOC_WATCH_DEL, &off, 1);
+			if (ret) {
+				fail(w->sh, "watcher: DEL of a watched word: %d", ret);
+				_exit(1);
+			}
+			set[i] = set[--n];
+			ret = shmring_watch_ctl(wfd, SHMRING_IOC_WATCH_DEL, &off, 1);
+			if (ret != -ENOENT) {
+				fail(w->sh, "watcher: DEL of a word no longer watched: %d", ret);
+				_exit(1);
+			}
+			break;
+		default:
+			if (!n) {
+				watcher_quiet(w, wfd, ep);
+				break;
+			}
+			watcher_drain(w, wfd);
+			watcher_wake(w, set[xorshift(&w->seed) % n]);
+			watcher_readable(w, wfd, ep);
+			break;
+		}
+	}
+	ret = shmring_watch_ctl(wfd, SHMRING_IOC_WATCH_DEL, set, n);
+	if (ret) {
+		fail(w->sh, "watcher: DEL of all %u words: %d", n, ret);
+		_exit(1);
+	}
+	watcher_quiet(w, wfd, ep);
+	close(ep);
+	close(wfd);
+}
+
+/* A blocking watch fd, and the threads blocked on it. */
+struct blocked {
+	int wfd, ep;
+	int64_t read_ret;
+	int read_done;
+	int epoll_ret, epoll_err;
+	struct epoll_event ev[2];
+};
+
+static void *blocked_read(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->read_ret = shmring_watch_read(b->wfd);
+	__atomic_store_n(&b->read_done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void *blocked_epoll(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->epoll_ret = epoll_wait(b->ep, b->ev, 2, (int)(POLL_NS / NSEC_PER_MSEC));
+	b->epoll_err = errno;
+	return NULL;
+}
+
+/*
+ * A blocking watch fd on one to three words, in an epoll with an
+ * eventfd; a thread blocks in read() on it, one in epoll_wait(), or both,
+ * and the watch fd is closed under them. The reader holds the file: WAKEs
+ * of its words keep reaching it until its read() returns, with a count,
+ * or EBADF if it came after the close (nothing opens meanwhile, so the
+ * number is not reused). epoll_wait() returns on the eventfd at the
+ * latest; EINTR is its answer to a SIGSTOP and SIGCONT.
+ */
+static void watcher_blocked(struct watcher *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct blocked b = { .read_ret = 0 };
+	uint32_t r = xorshift(&w->seed);
+	bool reader = (r >> 4) % 3 != 2, epoller = (r >> 4) % 3 != 1;
+	uint64_t set[3], one = 1;
+	unsigned int n = 1 + r % 3;
+	sigset_t usr, old;
+	pthread_t rt, et;
+	int64_t start;
+	int efd, i;
+
+	pick_words(w, set, n);
+	b.wfd = shmring_watch_new(w->fd, set, n, 0);
+	b.ep = epoll_create1(EPOLL_CLOEXEC);
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (b.wfd < 0 || b.ep < 0 || efd < 0) {
+		fail(w->sh, "watcher: WATCH %d, epoll, eventfd: %s", b.wfd,
+		     strerror(errno));
+		_exit(1);
+	}
+	ev.events = EPOLLIN | ((r >> 8) % 2 ? EPOLLET : 0);
+	ev.data.u32 = 1;
+	if (epoll_ctl(b.ep, EPOLL_CTL_ADD, b.wfd, &ev)) {
+		fail(w->sh, "watcher: epoll_ctl: %s", strerror(errno));
+		_exit(1);
+	}
+	ev.events = EPOLLIN;
+	ev.data.u32 = 2;
+	if (epoll_ctl(b.ep, EPOLL_CTL_ADD, efd, &ev)) {
+		fail(w->sh, "watcher: epoll_ctl: %s", strerror(errno));
+		_exit(1);
+	}
+	/* Only the main thread takes SIGUSR1/2, as in the waiters. */
+	sigemptyset(&usr);
+	sigaddset(&usr, SIGUSR1);
+	sigaddset(&usr, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr, &old);
+	if ((reader && pthread_create(&rt, NULL, blocked_read, &b)) ||
+	    (epoller && pthread_create(&et, NULL, blocked_epoll, &b))) {
+		fail(w->sh, "watcher: pthread_create");
+		_exit(1);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	usleep(xorshift(&w->seed) % 2000);
+	/* Now and then the process ends here, with the threads blocked. */
+	if ((r >> 12) % 32 == 0)
+		_exit(0);
+	if ((r >> 9) % 2)
+		watcher_wake(w, set[0]);
+	close(b.wfd);
+
+	if (reader) {
+		start = now_ns();
+		while (!__atomic_load_n(&b.read_done, __ATOMIC_SEQ_CST)) {
+			watcher_wake(w, set[xorshift(&w->seed) % n]);
+			if (!poll_again(start)) {
+				fail(w->sh, "watcher: read() of a closed watch fd never returned");
+				_exit(1);
+			}
+		}
+		pthread_join(rt, NULL);
+		if (b.read_ret < 1 && b.read_ret != -EBADF) {
+			fail(w->sh, "watcher: read() of a watch fd closed under it: %lld",
+			     (long long)b.read_ret);
+			_exit(1);
+		}
+		count(&w->sh->blocked_closes, 1);
+	}
+	if (epoller) {
+		if (write(efd, &one, sizeof(one)) != sizeof(one)) {
+			fail(w->sh, "watcher: write of the eventfd: %s", strerror(errno));
+			_exit(1);
+		}
+		pthread_join(et, NULL);
+		if (b.epoll_ret < 0 ? b.epoll_err != EINTR : !b.epoll_ret) {
+			fail(w->sh, "watcher: epoll_wait() with its watch fd closed: %d (%s)",
+			     b.epoll_ret, strerror(b.epoll_err));
+			_exit(1);
+		}
+		for (i = 0; i < b.epoll_ret; i++) {
+			if (!(b.ev[i].events & EPOLLIN) ||
+			    (b.ev[i].data.u32 != 1 && b.ev[i].data.u32 != 2)) {
+				fail(w->sh, "watcher: epoll_wait() reported %#x for %u",
+				     b.ev[i].events, b.ev[i].data.u32);
+				_exit(1);
+			}
+		}
+		count(&w->sh->blocked_closes, 1);
+	}
+	close(b.ep);
+	close(efd);
+}
+
+static void watcher_main(struct shared *sh, const uint64_t *words,
+			 uint32_t seed)
+{
+	struct watcher w = { .sh = sh, .words = words, .seed = seed };
+	unsigned long i, life = 10 + xorshift(&seed) % 100;
+	int nfds;
+
+	w.fd = shmring_open(O_RDWR);
+	if (w.fd < 0) {
+		fail(sh, "watcher: open: %s", strerror(errno));
+		_exit(1);
+	}
+	nfds = count_fds();
+	for (i = 0; i < life && !stopping(sh); i++) {
+		watcher_own(&w);
+		watcher_blocked(&w);
+		if (count_fds() != nfds) {
+			fail(sh, "watcher: %d fds open after a round, %d before",
+			     count_fds(), nfds);
+			_exit(1);
+		}
+		count(&sh->watch_rounds, 1);
+		usleep(xorshift(&w.seed) % 2000);
+	}
+	_exit(0);
+}
+
+/* Releasers */
+
+/* The words of a releaser: tallies of what its actions did. */
+enum { T_CLOSE, T_CHILD, T_STORE, T_OR, NR_TALLIES };
+
+struct releaser {
+	struct shared *sh;
+	const uint64_t *words;
+	int fd;			/* mapped and watched through: never an action */
+	int wfd;		/* watches the tallies, non-blocking */
+	uint32_t *tally;	/* in the mapping */
+	uint64_t base;		/* offset of tally[0] */
+	uint32_t seed, seq;
+};
+
+static uint64_t tally_off(struct releaser *r, int t)
+{
+	return r->base + 4 * t;
+}
+
+static int rel_open(struct releaser *r, int mode)
+{
+	int fd = shmring_open(mode);
+
+	if (fd < 0) {
+		fail(r->sh, "releaser: open: %s", strerror(errno));
+		_exit(1);
+	}
+	return fd;
+}
+
+static uint32_t rel_add(struct releaser *r, int fd, uint64_t off, uint32_t op,
+			uint32_t value)
+{
+	int64_t id = shmring_release_add(fd, off, op, value);
+
+	if (id <= 0) {
+		fail(r->sh, "releaser: RELEASE_ADD(%#llx, %u, %#x) = %lld",
+		     (unsigned long long)off, op, value, (long long)id);
+		_exit(1);
+	}
+	return id;
+}
+
+/*
+ * Traffic on the waiters' words: small ADDs only, so that no word ever
+ * comes back to a value a waiter read before the stop changed it.
+ */
+static void rel_add_shared(struct releaser *r, int fd)
+{
+	unsigned int i, n = xorshift(&r->seed) % 3;
+
+	for (i = 0; i < n; i++)
+		rel_add(r, fd, r->words[xorshift(&r->seed) % NR_WORDS],
+			SHMRING_RELEASE_ADD, 1 + xorshift(&r->seed) % 15);
+}
+
+static void rel_snapshot(struct releaser *r, uint32_t *want)
+{
+	int t;
+
+	for (t = 0; t < NR_TALLIES; t++)
+		want[t] = __atomic_load_n(&r->tally[t], __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The tallies hold @want: at once if @wait is false (the release ran in
+ * this process's close(), munmap() or nowhere yet), else within POLL_NS.
+ * Nobody else writes them, and nothing of theirs is still to run.
+ */
+static void rel_check(struct releaser *r, const uint32_t *want, bool wait,
+		      const char *what)
+{
+	int64_t start = now_ns();
+	uint32_t got[NR_TALLIES];
+	int t;
+
+	for (;;) {
+		rel_snapshot(r, got);
+		for (t = 0; t < NR_TALLIES && got[t] == want[t]; t++)
+			;
+		if (t == NR_TALLIES)
+			return;
+		if (!wait || !poll_again(start))
+			break;
+	}
+	fail(r->sh, "releaser: %s: word %#llx holds %#x, not %#x", what,
+	     (unsigned long long)tally_off(r, t), got[t], want[t]);
+	_exit(1);
+}
+
+/*
+ * Every action on a tally notifies the watch fd once, and nothing else
+ * does: reads until @want came, within POLL_NS, and not one more.
+ */
+static void rel_owed(struct releaser *r, uint64_t want, const char *what)
+{
+	int64_t start = now_ns(), v;
+	uint64_t got = 0;
+
+	for (;;) {
+		v = shmring_watch_read(r->wfd);
+		if (v > 0) {
+			got += v;
+		} else if (v != -EAGAIN) {
+			fail(r->sh, "releaser: read of its watch fd: %lld", (long long)v);
+			_exit(1);
+		}
+		if (got >= want || !poll_again(start))
+			break;
+	}
+	if (got != want) {
+		fail(r->sh, "releaser: %s: %llu notifications of its words, not %llu",
+		     what, (unsigned long long)got, (unsigned long long)want);
+		_exit(1);
+	}
+}
+
+static void rel_reap(struct releaser *r, pid_t pid, bool killed)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fail(r->sh, "releaser: waitpid: %s", strerror(errno));
+			_exit(1);
+		}
+	}
+	if (killed ? !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL :
+		     !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fail(r->sh, "releaser: child ended with status %#x", status);
+		_exit(1);
+	}
+}
+
+/* Actions, some deleted again; maybe a dup; then the last close runs them. */
+static void rel_direct(struct releaser *r)
+{
+	uint32_t want[NR_TALLIES], ids[4], k, kept = 0, i;
+	int fd, fd2;
+
+	rel_snapshot(r, want);
+	fd = rel_open(r, xorshift(&r->seed) % 2 ? O_RDWR : O_WRONLY);
+	k = 1 + xorshift(&r->seed) % 4;
+	for (i = 0; i < k; i++)
+		ids[i] = rel_add(r, fd, tally_off(r, T_CLOSE), SHMRING_RELEASE_ADD, 1);
+	rel_add_shared(r, fd);
+	for (i = 0; i < k; i++) {
+		if (xorshift(&r->seed) % 3) {
+			kept++;
+			continue;
+		}
+		if (shmring_release_del(fd, ids[i])) {
+			fail(r->sh, "releaser: RELEASE_DEL of id %u", ids[i]);
+			_exit(1);
+		}
+	}
+	if (xorshift(&r->seed) % 2) {
+		fd2 = dup(fd);
+		if (fd2 < 0) {
+			fail(r->sh, "releaser: dup: %s", strerror(errno));
+			_exit(1);
+		}
+		close(fd);
+		rel_check(r, want, false, "ran with a dup still open");
+		fd = fd2;
+	}
+	close(fd);
+	want[T_CLOSE] += kept;
+	rel_check(r, want, false, "the last close");
+	rel_owed(r, kept, "the last close");
+	count(&r->sh->releases, 1);
+}
+
+/* A mapping holds the open file, and its munmap() releases it. */
+static void rel_mapping(struct releaser *r)
+{
+	uint32_t want[NR_TALLIES];
+	uint8_t *p;
+	int fd;
+
+	rel_snapshot(r, want);
+	fd = rel_open(r, O_RDWR);
+	rel_add(r, fd, tally_off(r, T_CLOSE), SHMRING_RELEASE_ADD, 1);
+	rel_add_shared(r, fd);
+	p = mmap(NULL, r->sh->page, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		fail(r->sh, "releaser: mmap: %s", strerror(errno));
+		_exit(1);
+	}
+	close(fd);
+	rel_check(r, want, false, "ran with a mapping left");
+	munmap(p, r->sh->page);
+	want[T_CLOSE]++;
+	rel_check(r, want, false, "the munmap");
+	rel_owed(r, 1, "the munmap");
+	count(&r->sh->releases, 1);
+}
+
+/*
+ * A watch fd made from the open file holds it, and still works once the
+ * fd it came from is closed; its close releases the open file.
+ */
+static void rel_watch_holds(struct releaser *r)
+{
+	uint64_t off = r->words[xorshift(&r->seed) % NR_WORDS];
+	uint32_t want[NR_TALLIES];
+	int64_t v;
+	int fd, wfd, ret;
+
+	rel_snapshot(r, want);
+	fd = rel_open(r, O_RDWR);
+	rel_add(r, fd, tally_off(r, T_CLOSE), SHMRING_RELEASE_ADD, 1);
+	rel_add_shared(r, fd);
+	wfd = shmring_watch_new(fd, &off, 1, SHMRING_WATCH_NONBLOCK);
+	if (wfd < 0) {
+		fail(r->sh, "releaser: WATCH: %d", wfd);
+		_exit(1);
+	}
+	close(fd);
+	rel_check(r, want, false, "ran with a watch fd left");
+	while (shmring_watch_read(wfd) > 0)
+		;
+	ret = shmring_wake(r->fd, off, 0);
+	v = shmring_watch_read(wfd);
+	if (ret || v < 1) {
+		fail(r->sh, "releaser: WAKE(%#llx, 0) = %d, then its watch fd read %lld",
+		     (unsigned long long)off, ret, (long long)v);
+		_exit(1);
+	}
+	close(wfd);
+	want[T_CLOSE]++;
+	rel_check(r, want, false, "the close of the watch fd");
+	rel_owed(r, 1, "the close of the watch fd");
+	count(&r->sh->releases, 1);
+}
+
+/* A forked child shares the open file; its exit or death releases it. */
+static void rel_fork_shares(struct releaser *r)
+{
+	uint32_t want[NR_TALLIES], k = 1 + xorshift(&r->seed) % 3, i;
+	bool kill_it = xorshift(&r->seed) % 2;
+	int fd, go[2];
+	pid_t pid;
+	char c;
+
+	rel_snapshot(r, want);
+	fd = rel_open(r, xorshift(&r->seed) % 2 ? O_RDWR : O_WRONLY);
+	for (i = 0; i < k; i++)
+		rel_add(r, fd, tally_off(r, T_CLOSE), SHMRING_RELEASE_ADD, 1);
+	rel_add_shared(r, fd);
+	if (pipe2(go, O_CLOEXEC)) {
+		fail(r->sh, "releaser: pipe2: %s", strerror(errno));
+		_exit(1);
+	}
+	pid = spawn();
+	if (pid < 0) {
+		fail(r->sh, "releaser: fork: %s", strerror(errno));
+		_exit(1);
+	}
+	if (pid == 0) {
+		close(go[1]);
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(go[0]);
+	close(fd);
+	usleep(xorshift(&r->seed) % 1000);
+	rel_check(r, want, false, "ran while a forked child holds it");
+	/* A child the write does not reach is killed instead. */
+	if (!kill_it && write(go[1], "x", 1) != 1)
+		kill_it = true;
+	if (kill_it)
+		kill(pid, SIGKILL);
+	close(go[1]);
+	rel_reap(r, pid, kill_it);
+	want[T_CLOSE] += k;
+	rel_check(r, want, true, "the forked child's end");
+	rel_owed(r, k, "the forked child's end");
+	count(&r->sh->releases, 1);
+	count(&r->sh->release_kills, kill_it);
+}
+
+/*
+ * A child opens the device, adds actions and says so; then it is
+ * SIGKILLed, or closes the fd and exits, or exits with it open. Nothing
+ * may run before, and then all of it, in order: the STORE before the ADD
+ * on the same word.
+ */
+static void rel_child(struct releaser *r)
+{
+	uint32_t want[NR_TALLIES], seq = ++r->seq, bit = 1U << (seq % 32);
+	uint32_t how = xorshift(&r->seed) % 3;
+	int ready[2], go[2], fd;
+	ssize_t n;
+	pid_t pid;
+	char c;
+
+	__atomic_store_n(&r->tally[T_STORE], 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&r->tally[T_OR], 0, __ATOMIC_SEQ_CST);
+	rel_snapshot(r, want);
+	if (pipe2(ready, O_CLOEXEC) || pipe2(go, O_CLOEXEC)) {
+		fail(r->sh, "releaser: pipe2: %s", strerror(errno));
+		_exit(1);
+	}
+	pid = spawn();
+	if (pid < 0) {
+		fail(r->sh, "releaser: fork: %s", strerror(errno));
+		_exit(1);
+	}
+	if (pid == 0) {
+		close(ready[0]);
+		close(go[1]);
+		fd = rel_open(r, xorshift(&r->seed) % 2 ? O_RDWR : O_WRONLY);
+		rel_add(r, fd, tally_off(r, T_CHILD), SHMRING_RELEASE_ADD, 1);
+		rel_add(r, fd, tally_off(r, T_STORE), SHMRING_RELEASE_STORE, seq);
+		rel_add(r, fd, tally_off(r, T_STORE), SHMRING_RELEASE_ADD, 1);
+		rel_add(r, fd, tally_off(r, T_OR), SHMRING_RELEASE_OR, bit);
+		rel_add_shared(r, fd);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(2);
+		while ((n = read(go[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		if (n == 1 && c == 'c')
+			close(fd);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	while ((n = read(ready[0], &c, 1)) < 0 && errno == EINTR)
+		;
+	close(ready[0]);
+	if (n != 1) {
+		rel_reap(r, pid, false);
+		fail(r->sh, "releaser: the child did not get its actions added");
+		_exit(1);
+	}
+	usleep(xorshift(&r->seed) % 1000);
+	rel_check(r, want, false, "ran while the child holds them");
+	if (how && write(go[1], how == 1 ? "c" : "x", 1) != 1)
+		how = 0;
+	if (!how)
+		kill(pid, SIGKILL);
+	close(go[1]);
+	rel_reap(r, pid, !how);
+	want[T_CHILD]++;
+	want[T_STORE] = seq + 1;
+	want[T_OR] = bit;
+	rel_check(r, want, true, "the child's end");
+	rel_owed(r, 4, "the child's end");
+	count(&r->sh->releases, 1);
+	count(&r->sh->release_kills, !how);
+}
+
+static void releaser_main(struct shared *sh, const uint64_t *words, int idx,
+			  unsigned long gen, uint32_t seed)
+{
+	struct releaser r = { .sh = sh, .words = words, .seed = seed };
+	uint64_t page_off = (WORD_PAGES + idx) * sh->page, offs[NR_TALLIES];
+	unsigned long i, life = 20 + xorshift(&seed) % 100;
+	size_t group = RELEASER_WORDS * sizeof(uint32_t);
+	uint8_t *p;
+	int t, nfds;
+
+	r.fd = rel_open(&r, O_RDWR);
+	p = mmap(NULL, sh->page, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd,
+		 page_off);
+	if (p == MAP_FAILED) {
+		fail(sh, "releaser: mmap: %s", strerror(errno));
+		_exit(1);
+	}
+	r.base = page_off + gen % (sh->page / group) * group;
+	r.tally = (uint32_t *)(p + (r.base - page_off));
+	for (t = 0; t < NR_TALLIES; t++)
+		offs[t] = tally_off(&r, t);
+	r.wfd = shmring_watch_new(r.fd, offs, NR_TALLIES, SHMRING_WATCH_NONBLOCK);
+	if (r.wfd < 0) {
+		fail(sh, "releaser: WATCH: %d", r.wfd);
+		_exit(1);
+	}
+	nfds = count_fds();
+	for (i = 0; i < life && !stopping(sh); i++) {
+		/* Every notification so far was accounted for. */
+		rel_owed(&r, 0, "between rounds");
+		switch (xorshift(&r.seed) % 6) {
+		case 0:
+			rel_direct(&r);
+			break;
+		case 1:
+			rel_mapping(&r);
+			break;
+		case 2:
+			rel_watch_holds(&r);
+			break;
+		case 3:
+			rel_fork_shares(&r);
+			break;
+		default:
+			rel_child(&r);
+			break;
+		}
+		if (count_fds() != nfds) {
+			fail(sh, "releaser: %d fds open after a round, %d before",
+			     count_fds(), nfds);
+			_exit(1);
+		}
+		usleep(xorshift(&r.seed) % 2000);
+	}
+	_exit(0);
+}
+
 /* The supervisor: the test process */
 
 static void start_slot(struct run *run, int i)
@@ -583,8 +1420,14 @@ static void start_slot(struct run *run, int i)
 		case WAKER:
 			waker_main(run->sh, run->words, seed);
 			break;
-		default:
+		case CHURNER:
 			churner_main(run->sh, seed);
+			break;
+		case WATCHER:
+			watcher_main(run->sh, run->words, seed);
+			break;
+		default:
+			releaser_main(run->sh, run->words, s->idx, s->gen, seed);
 			break;
 		}
 		_exit(0);
@@ -776,7 +1619,7 @@ FIXTURE_SETUP(shmring_torture)
 	const char *ko = getenv("SHMRING_KO");
 	struct run *run = &self->run;
 	struct shmring_info info;
-	int i, r = 0;
+	int i, r;
 
 	self->fd = -1;
 	self->ko_fd = -1;
@@ -805,13 +1648,12 @@ FIXTURE_SETUP(shmring_torture)
 	for (i = 0; i < NR_WORDS; i++)
 		run->words[i] = (i / 2 + 1) * info.page_size - (i % 2 ? 4 : 0);
 	for (i = 0; i < NR_SLOTS; i++) {
-		enum role role = i < NR_MAPPERS ? MAPPER :
-				 i < NR_MAPPERS + NR_WAITERS ? WAITER :
-				 i < NR_SLOTS - NR_CHURNERS ? WAKER : CHURNER;
+		enum role role = MAPPER;
 
-		if (i && role != run->slots[i - 1].role)
-			r = 0;
-		run->slots[i] = (struct slot){ .role = role, .idx = r++ };
+		/* role_slots[] of each role, in order. */
+		for (r = i; r >= role_slots[role]; r -= role_slots[role++])
+			;
+		run->slots[i] = (struct slot){ .role = role, .idx = r };
 	}
 	run->seed = (uint32_t)now_ns() | 1;
 
@@ -855,10 +1697,12 @@ TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
 	struct shared *sh = run->sh;
 	int64_t start, end;
 	char tasks[512], why[128];
-	int i, alive, n;
+	int i, alive, n, nfds;
 
 	ksft_print_msg("torture: %lu s, seed %u\n", secs, run->seed);
 	fflush(stdout);
+	nfds = count_fds();
+	ASSERT_LT(0, nfds);
 	for (i = 0; i < NR_SLOTS; i++)
 		start_slot(run, i);
 	start = now_ns();
@@ -894,6 +1738,9 @@ TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
 		       sh->maps, sh->mremaps, sh->forks, sh->churns,
 		       run->sigs[0], run->sigs[1], run->sigs[2], run->kills,
 		       run->exits, run->respawns);
+	ksft_print_msg("torture: watch rounds %lu, readable after a WAKE %lu, closed under read or epoll_wait %lu; releases %lu (%lu by SIGKILL)\n",
+		       sh->watch_rounds, sh->watch_checks, sh->blocked_closes,
+		       sh->releases, sh->release_kills);
 	fflush(stdout);
 
 	/* Each part of the torture really ran. */
@@ -904,6 +1751,12 @@ TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
 	ASSERT_LT(0UL, sh->forks);
 	ASSERT_LT(0UL, sh->churns);
 	ASSERT_LT(0UL, run->kills);
+	ASSERT_LT(0UL, sh->watch_checks);
+	ASSERT_LT(0UL, sh->blocked_closes);
+	ASSERT_LT(0UL, sh->releases);
+	ASSERT_LT(0UL, sh->release_kills);
+	/* Every child is gone: the test holds what it held at the start. */
+	ASSERT_EQ(nfds, count_fds());
 
 	ASSERT_EQ(0, await_nr_waiters(self->fd, 0));
 

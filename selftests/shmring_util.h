@@ -22,6 +22,8 @@
 #include <linux/shmring.h>
 
 #define SHMRING_DEV	"/dev/shmring"
+/* What INFO.features must say in this ABI version. */
+#define SHMRING_FEATURES	(SHMRING_FEATURE_WATCH | SHMRING_FEATURE_RELEASE)
 
 #define NSEC_PER_MSEC		1000000LL
 #define NSEC_PER_SEC		1000000000LL
@@ -66,6 +68,57 @@ static inline int shmring_wake(int fd, uint64_t offset, uint32_t count)
 	int ret = ioctl(fd, SHMRING_IOC_WAKE, &w);
 
 	return ret < 0 ? -errno : ret;
+}
+
+/* SHMRING_IOC_WATCH: a new watch fd, or -errno. */
+static inline int shmring_watch_new(int fd, const uint64_t *offs, uint32_t nr,
+				    uint32_t flags)
+{
+	struct shmring_watch w = {
+		.offsets = (uintptr_t)offs, .nr = nr, .flags = flags,
+	};
+	int ret = ioctl(fd, SHMRING_IOC_WATCH, &w);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* SHMRING_IOC_WATCH_ADD or _DEL (@cmd) on a watch fd: 0 or -errno. */
+static inline int shmring_watch_ctl(int wfd, unsigned long cmd,
+				    const uint64_t *offs, uint32_t nr)
+{
+	struct shmring_watch w = { .offsets = (uintptr_t)offs, .nr = nr };
+
+	return ioctl(wfd, cmd, &w) ? -errno : 0;
+}
+
+/* A watch fd's counter, read (and so reset), or -errno. */
+static inline int64_t shmring_watch_read(int wfd)
+{
+	uint64_t v;
+	ssize_t n = read(wfd, &v, sizeof(v));
+
+	if (n < 0)
+		return -errno;
+	return n == sizeof(v) ? (int64_t)v : -EIO;
+}
+
+/* SHMRING_IOC_RELEASE_ADD: the new action's id, or -errno. */
+static inline int64_t shmring_release_add(int fd, uint64_t offset,
+					  uint32_t op, uint32_t value)
+{
+	struct shmring_release r = {
+		.offset = offset, .op = op, .value = value,
+	};
+
+	return ioctl(fd, SHMRING_IOC_RELEASE_ADD, &r) ? -errno : (int64_t)r.id;
+}
+
+/* SHMRING_IOC_RELEASE_DEL: 0 or -errno. */
+static inline int shmring_release_del(int fd, uint32_t id)
+{
+	struct shmring_release r = { .id = id };
+
+	return ioctl(fd, SHMRING_IOC_RELEASE_DEL, &r) ? -errno : 0;
 }
 
 /* Map the whole buffer shared and zero it, so a suite starts clean. */
@@ -204,7 +257,7 @@ static inline int usable_info(int fd, struct shmring_info *info, char *why,
 	if (info->abi_version != SHMRING_ABI_VERSION ||
 	    info->page_size != (uint32_t)sysconf(_SC_PAGESIZE) ||
 	    !info->size || info->size % info->page_size || info->reserved0 ||
-	    info->features) {
+	    info->features != SHMRING_FEATURES) {
 		snprintf(why, len, "INFO: size %llu page %u abi %u reserved0 %u features %llu",
 			 (unsigned long long)info->size, info->page_size,
 			 info->abi_version, info->reserved0,

@@ -41,18 +41,23 @@
  * call fails with EAGAIN instead), positive fails with ETIMEDOUT once the
  * call has waited that long. Signals do not interrupt ring calls.
  *
- * Dead peers. Each participant of a channel is recorded with its pid and
- * start time (from /proc/<pid>/stat, which tells a reused pid apart), and
- * holds an open file description lock on one byte of the buffer's file,
- * through a close-on-exec file descriptor of its own, which the kernel drops
- * on close, exit, kill and exec. A blocked call sleeps at most
- * SHMRING_LIVENESS_NS at a time; after each such slice it checks every
- * participant (kill(pid, 0), the state and start time in /proc, and the
- * lock). A participant found dead, or one that exec'ed without closing,
+ * Dead peers. A participant that dies, is killed or execs without closing
  * marks the channel broken: blocked and later calls get EPIPE once nothing
  * more can be read. A broken channel is reset to empty when its last
- * survivor closes it. All participants must share one pid namespace. A
- * child of fork() shares its parent's lock until it execs or exits.
+ * survivor closes it. Each participant holds a close-on-exec file
+ * descriptor of its own on the buffer's file. On the device (module ABI 2),
+ * the kernel itself marks the channel broken and wakes every sleeper when
+ * that descriptor's file is released: survivors learn of a death at once,
+ * whatever pid namespace or container each side is in. Otherwise (the memfd
+ * backend, an older module) each participant is recorded with its pid and
+ * start time (from /proc/<pid>/stat, which tells a reused pid apart) and
+ * holds an open file description lock through that descriptor, which the
+ * kernel drops on close, exit, kill and exec; a blocked call sleeps at most
+ * SHMRING_LIVENESS_NS at a time, and after each such slice it checks every
+ * participant (kill(pid, 0), /proc, and the lock): all participants must
+ * then share one pid namespace. In a child of fork(), the library closes
+ * its copies of the parent's descriptors, so the parent's death is seen
+ * while the child lives (the child opens handles of its own).
  *
  * Environment: SHMRING_NO_MEMBARRIER=1 keeps the process from registering
  * for and issuing membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), which SPSC
@@ -293,6 +298,47 @@ struct shmring_stats {
 	uint64_t barriers;	/* membarrier calls, one before each SPSC sleep */
 };
 
+/*
+ * Event loops (the device, module ABI 2 with SHMRING_FEATURE_WATCH):
+ *
+ * shmring_channel_fd - a descriptor that epoll, poll, select, io_uring or
+ * asyncio can wait on for this handle's side: readable when the peer may
+ * have produced (for a consumer) or consumed (for a producer), or the
+ * channel's state changed (end-of-file, hang-up, a dead participant). It
+ * belongs to the handle (close-on-exec, non-blocking; closed with it, so
+ * remove it from an epoll set before shmring_channel_close(), and never
+ * dup() it); the same one is returned every time. It is readable on a
+ * change only after shmring_channel_arm() returned 0 (and when a peer
+ * dies): arm again after every call that returned EAGAIN. Errors: EINVAL;
+ * EOPNOTSUPP (the memfd backend, or a module without watch fds); whatever
+ * SHMRING_IOC_WATCH fails with (EMFILE, ENOSPC, ENOMEM, ...).
+ *
+ * shmring_channel_arm - after a call with timeout 0 failed with EAGAIN,
+ * make sure the fd becomes readable on the next change. Returns 1 when
+ * something changed since that call (call again: data, room or a state
+ * change may be there), 0 when armed: wait on the fd, then call again. The
+ * fd needs no read(): arm drains it. Arm compares with what the last
+ * EAGAIN of this handle found, once: without an EAGAIN since the last arm,
+ * or after progress since, it returns 1. While both sides keep up, neither
+ * arms, and nothing makes a system call.
+ *	for (;;) {
+ *		while ((n = shmring_msg_recv(ch, buf, len, 0)) > 0)
+ *			handle(buf, n);
+ *		if (n != -EAGAIN)
+ *			break;			(0: end-of-file; EPIPE, ...)
+ *		if (shmring_channel_arm(ch) == 0)
+ *			epoll_wait(...);	(the fd, among others)
+ *	}
+ * Errors: EINVAL (no shmring_channel_fd() yet); EOPNOTSUPP (a peer whose
+ * end the kernel would not tell, such as one of an older library, or this
+ * process cannot use membarrier while a peer publishes with plain stores,
+ * see SHMRING_NO_MEMBARRIER: a poll could then miss a change, and the
+ * blocking calls, which check in liveness slices, must be used instead);
+ * the errors of read(2) on the fd.
+ */
+int shmring_channel_fd(struct shmring_channel *ch);
+int shmring_channel_arm(struct shmring_channel *ch);
+
 /* Counters of this handle since it was opened. Errors: EINVAL. */
 int shmring_channel_stats(const struct shmring_channel *ch,
 			  struct shmring_stats *st);
@@ -321,6 +367,21 @@ struct shmring_chinfo {
  */
 int shmring_channels(struct shmring *sh, struct shmring_chinfo *out,
 		     unsigned int max);
+
+struct shmring_peerinfo {
+	uint32_t pid;		/* as recorded: the pid in its own namespace */
+	uint32_t role;		/* SHMRING_PRODUCER or SHMRING_CONSUMER */
+	uint32_t dead;		/* 1: gone without closing, not yet reaped */
+	uint32_t kernel;	/* 1: the kernel tells of its end (ABI 2) */
+};
+
+/*
+ * shmring_channel_peers - the participants attached to channel @name, up to
+ * @max of them into @out. Returns how many there are (may exceed @max).
+ * Errors: EINVAL, ENOENT, EBADMSG, ETIMEDOUT.
+ */
+int shmring_channel_peers(struct shmring *sh, const char *name,
+			  struct shmring_peerinfo *out, unsigned int max);
 
 /* ------------------------------------------------------------------ */
 /* Messages: SHMRING_MSG and SHMRING_MPMC                              */

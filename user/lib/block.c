@@ -170,8 +170,14 @@ int sr_block(struct shmring_channel *ch, enum sr_side side,
 	uint32_t k;
 	int ret;
 
-	if (dl->nonblock)
+	if (dl->nonblock) {
+		ch->pending = (struct sr_pending){
+			.watch = watch, .seen = seen, .flags = flags,
+			.messages = ch->stats.messages,
+			.bytes = ch->stats.bytes,
+		};
 		return -EAGAIN;
+	}
 	if (!ch->spin_ns)
 		ch->spin_ns = SR_SPIN_MIN_NS;
 	ret = spin(ch, watch, seen, flags, dl);
@@ -220,6 +226,63 @@ int sr_block(struct shmring_channel *ch, enum sr_side side,
 		sr_channel_reap(ch);
 	}
 	return 0;
+}
+
+/* The bell this handle's side sleeps on: what its watch fd watches. */
+_Atomic uint32_t *sr_bell(struct shmring_channel *ch)
+{
+	return bell_of(ch->r, ch->role == SHMRING_CONSUMER ? SR_WAIT_DATA :
+						      SR_WAIT_ROOM);
+}
+
+/*
+ * S1 to S3 for a sleeper whose S4 is a poll of the watch fd (events.c),
+ * which the kernel makes readable on every WAKE of the bell: the argument
+ * above holds with "WAIT(bell, k)" read as "poll until the bell is rung
+ * after S1" (the caller drained the fd before S1). The condition is what
+ * the handle's last non-blocking call found and returned EAGAIN on, if
+ * nothing was consumed or produced since (the counters tell), and it is
+ * used once: a second arm without a new EAGAIN in between, or one after
+ * progress, returns 1 ("call again") rather than compare with an old
+ * index that may have come round again. Returns 1 when the condition
+ * moved, 0 when armed, -EOPNOTSUPP when a poll without liveness slices
+ * could miss something: a peer whose end the kernel would not tell (it
+ * registered no release actions), or a peer that publishes with plain
+ * stores while this process cannot order itself against it (no
+ * membarrier here). A peer that joins later rings both bells.
+ */
+int sr_arm(struct shmring_channel *ch)
+{
+	struct sr_pending p = ch->pending;
+	_Atomic uint32_t *bell = sr_bell(ch);
+	bool spsc = ch->kind != SHMRING_MPMC;
+	uint32_t k;
+	int ret = 0;
+
+	ch->pending.watch = NULL;
+	if (!p.watch || p.messages != ch->stats.messages ||
+	    p.bytes != ch->stats.bytes)
+		return 1;
+	/* A peer whose end only a liveness slice would find. */
+	if (!sr_peers_told(ch))
+		return -EOPNOTSUPP;
+	k = atomic_fetch_or_explicit(bell, 1, memory_order_seq_cst) | 1; /* S1 */
+	SR_HOOK(ch, SR_STEP_S1);
+	if (spsc && !sr_barrier(ch) && sr_plain_peers(ch))		/* S2 */
+		ret = -EOPNOTSUPP;
+	SR_HOOK(ch, SR_STEP_S2);
+	if (!ret && changed(ch->r, p.watch, p.seen, p.flags,		/* S3 */
+			    memory_order_seq_cst))
+		ret = 1;
+	if (!ret) {
+		SR_HOOK(ch, SR_STEP_S3);
+		return 0;
+	}
+	if (spsc)
+		atomic_compare_exchange_strong_explicit(bell, &k, k & ~1U,
+							memory_order_relaxed,
+							memory_order_relaxed);
+	return ret;
 }
 
 /* W3 and W4, out of the publish path: move the armed bell on, and wake. */

@@ -68,24 +68,55 @@ static uint64_t live_byte(const struct shmring_channel *ch, int i)
  * record can make a live peer look dead, which it could as well by setting
  * BROKEN.
  */
-static bool peer_dead(const struct shmring_channel *ch, int i)
+static bool peer_dead_as(const struct shmring_channel *ch, int i,
+			 uint32_t pid, uint32_t f)
 {
 	struct sr_peer *p = &ch->r->ctl.peers[i];
-	uint32_t pid = atomic_load_explicit(&p->pid, memory_order_acquire);
 
 	if (!pid)
 		return false;
+	/* The kernel tells (events.c); its pid may be another namespace's. */
+	if (f & SR_PEER_RELEASE)
+		return f & SR_PEER_DEAD;
 	if (!sr_pid_alive(pid, atomic_load_explicit(&p->start,
 						     memory_order_relaxed)))
 		return true;
-	return ch->file_known &&
-	       atomic_load_explicit(&p->flags, memory_order_relaxed) &
-	       SR_PEER_LOCKED &&
+	return ch->file_known && f & SR_PEER_LOCKED &&
 	       atomic_load_explicit(&p->lock_dev, memory_order_relaxed) ==
 	       ch->lock_dev &&
 	       atomic_load_explicit(&p->lock_ino, memory_order_relaxed) ==
 	       ch->lock_ino &&
 	       sr_live_lock_gone(ch->sh->fd, live_byte(ch, i));
+}
+
+static bool peer_dead(const struct shmring_channel *ch, int i)
+{
+	struct sr_peer *p = &ch->r->ctl.peers[i];
+	uint32_t pid = atomic_load_explicit(&p->pid, memory_order_acquire);
+
+	return peer_dead_as(ch, i, pid,
+			    atomic_load_explicit(&p->flags,
+						 memory_order_relaxed));
+}
+
+/*
+ * Whether the kernel tells of the end of every participant but us: only
+ * then may a sleeper wait on the watch fd with no liveness slices.
+ */
+bool sr_peers_told(const struct shmring_channel *ch)
+{
+	int i;
+
+	for (i = 0; i < (int)SHMRING_MAX_PEERS; i++) {
+		struct sr_peer *p = &ch->r->ctl.peers[i];
+
+		if (i != ch->peer &&
+		    atomic_load_explicit(&p->pid, memory_order_acquire) &&
+		    !(atomic_load_explicit(&p->flags, memory_order_relaxed) &
+		      SR_PEER_RELEASE))
+			return false;
+	}
+	return true;
 }
 
 /* Under the lock: drop dead participants and mark the channel broken. */
@@ -185,6 +216,11 @@ static void file_identify(struct shmring_channel *ch)
 }
 
 /* Takes the liveness lock of our entry; without one, the pid must do. */
+/*
+ * Under sr_fds_hold() (events.c), so that a fork() in another thread sees
+ * the descriptor either not yet opened or already on the handle, never in
+ * between: the child must close every copy of it.
+ */
 static void live_lock(struct shmring_channel *ch)
 {
 	uint64_t dev, ino;
@@ -203,9 +239,11 @@ static void live_lock(struct shmring_channel *ch)
 
 static void live_unlock(struct shmring_channel *ch)
 {
+	sr_fds_hold();
 	if (ch->lock_fd >= 0)
 		close(ch->lock_fd);
 	ch->lock_fd = -1;
+	sr_fds_release();
 }
 
 static int join(struct shmring_channel *ch, uint32_t role)
@@ -245,7 +283,11 @@ static int join(struct shmring_channel *ch, uint32_t role)
 		struct sr_peer *p = &r->ctl.peers[ch->peer];
 		uint32_t pf = ch->plain ? SR_PEER_PLAIN : 0;
 
+		sr_fds_hold();
 		live_lock(ch);
+		if (sr_release_add(ch))
+			pf |= SR_PEER_RELEASE;
+		sr_fds_release();
 		if (ch->lock_fd >= 0) {
 			pf |= SR_PEER_LOCKED;
 			atomic_store_explicit(&p->lock_dev, ch->lock_dev,
@@ -288,6 +330,10 @@ static int leave(struct shmring_channel *ch)
 	}
 	if (atomic_load_explicit(&p->pid, memory_order_relaxed) == (uint32_t)pid)
 		atomic_store_explicit(&p->pid, 0, memory_order_release);
+	/* Our entry is clear: our end is no news any more (events.c). */
+	sr_release_cancel(ch);
+	/* The dead must not keep the last one out from resetting the ring. */
+	reap_locked(ch, ch->peer);
 	count_peers(r, &prod, &cons);
 	if (ch->role == SHMRING_PRODUCER && !prod)
 		set_flags(r, SHMRING_CH_EOF);
@@ -346,6 +392,7 @@ int shmring_channel_open(struct shmring *sh, const char *name, int role,
 		return sr_fail(ENOMEM);
 	ch->role = (uint32_t)role;
 	ch->lock_fd = -1;
+	ch->watch_fd = -1;
 	sr_barrier_register();
 	ch->plain = sr_barrier_light();
 	ret = sr_layout_lock(sh, flags & SHMRING_CREATE, &hdr);
@@ -365,10 +412,15 @@ int shmring_channel_open(struct shmring *sh, const char *name, int role,
 		ret = -EPROTOTYPE;
 	/* A READY entry never changes: the directory lock can go. */
 	sr_layout_unlock(hdr);
-	if (!ret)
-		ret = join(ch, (uint32_t)role);
 	if (ret)
 		goto out_free;
+	/* On the list before join() opens its descriptor: see events.c. */
+	sr_handles_add(ch);
+	ret = join(ch, (uint32_t)role);
+	if (ret) {
+		sr_handles_del(ch);
+		goto out_free;
+	}
 	*out = ch;
 	return 0;
 out_free:
@@ -382,6 +434,12 @@ int shmring_channel_close(struct shmring_channel *ch)
 
 	if (!ch)
 		return 0;
+	/* A copy fork() gave: the parent's, which only the parent closes. */
+	if (ch->inherited) {
+		sr_handles_del(ch);
+		free(ch);
+		return 0;
+	}
 	/* Leave nothing half done in the ring for the others. */
 	if (ch->role == SHMRING_PRODUCER) {
 		if (ch->kind == SHMRING_MPMC && ch->busy)
@@ -397,6 +455,8 @@ int shmring_channel_close(struct shmring_channel *ch)
 	ch->busy = false;
 	ret = leave(ch);
 	sr_notify_all(ch);
+	sr_events_close(ch);
+	sr_handles_del(ch);
 	free(ch);
 	return ret ? sr_fail(-ret) : 0;
 }
@@ -481,4 +541,52 @@ int shmring_channels(struct shmring *sh, struct shmring_chinfo *out,
 	}
 	sr_layout_unlock(hdr);
 	return ret ? sr_fail(-ret) : (int)n;
+}
+
+int shmring_channel_peers(struct shmring *sh, const char *name,
+			  struct shmring_peerinfo *out, unsigned int max)
+{
+	struct shmring_channel ch;
+	struct sr_header *hdr;
+	struct sr_dirent *e;
+	unsigned int n = 0;
+	int i, ret;
+
+	if (!sh || !name || (max && !out) ||
+	    strnlen(name, SHMRING_NAME_MAX + 1) > SHMRING_NAME_MAX)
+		return sr_fail(EINVAL);
+	ret = sr_layout_lock(sh, false, &hdr);
+	if (ret)
+		return sr_fail(-ret);
+	memset(&ch, 0, sizeof(ch));
+	e = sr_dir_find(hdr, name);
+	ret = e ? sr_ring_bind(&ch, sh, e) : -ENOENT;
+	sr_layout_unlock(hdr);
+	if (ret)
+		return sr_fail(-ret);
+	ch.peer = -1;
+	file_identify(&ch);
+	for (i = 0; i < (int)SHMRING_MAX_PEERS; i++) {
+		struct sr_peer *p = &ch.r->ctl.peers[i];
+		uint32_t pid, role, f;
+
+		/* Each field once, the pid on both sides of the others. */
+		pid = atomic_load_explicit(&p->pid, memory_order_acquire);
+		role = atomic_load_explicit(&p->role, memory_order_relaxed);
+		f = atomic_load_explicit(&p->flags, memory_order_acquire);
+		if (!pid ||
+		    pid != atomic_load_explicit(&p->pid, memory_order_relaxed))
+			continue;
+		if (role != SHMRING_PRODUCER && role != SHMRING_CONSUMER)
+			return sr_fail(EBADMSG);
+		if (n < max)
+			out[n] = (struct shmring_peerinfo){
+				.pid = pid,
+				.role = role,
+				.dead = peer_dead_as(&ch, i, pid, f),
+				.kernel = !!(f & SR_PEER_RELEASE),
+			};
+		n++;
+	}
+	return (int)n;
 }

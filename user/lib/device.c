@@ -96,7 +96,11 @@ int shmring_open(const char *path, struct shmring **out)
 	err = -sr_info_check(&info);
 	if (err)
 		goto close_fd;
-	return map_fd(fd, info.size, SHMRING_BACKEND_DEVICE, out);
+	err = -map_fd(fd, info.size, SHMRING_BACKEND_DEVICE, out);
+	if (err)
+		return -err;
+	(*out)->features = info.features;
+	return 0;
 close_fd:
 	close(fd);
 	return sr_fail(err);
@@ -149,6 +153,13 @@ int shmring_attach(void *base, size_t size, enum shmring_backend backend,
 	sh = sh_new(base, size, backend, fd);
 	if (!sh)
 		return sr_fail(ENOMEM);
+	if (backend == SHMRING_BACKEND_DEVICE) {
+		struct shmring_info info;
+
+		/* What it offers; without an answer, only ABI 1's calls. */
+		if (!ioctl(fd, SHMRING_IOC_INFO, &info) && !sr_info_check(&info))
+			sh->features = info.features;
+	}
 	*out = sh;
 	return 0;
 }

@@ -100,6 +100,13 @@ struct sr_peer {
 
 #define SR_PEER_PLAIN	(1U << 0)	/* publishes SPSC indices plainly */
 #define SR_PEER_LOCKED	(1U << 1)	/* holds its liveness lock */
+/*
+ * The kernel tells of its end (release actions, events.c): when its open
+ * file goes, the kernel sets SR_PEER_DEAD here and BROKEN on the channel,
+ * and moves both bells on. Survivors then trust that alone, not its pid.
+ */
+#define SR_PEER_RELEASE	(1U << 2)
+#define SR_PEER_DEAD	(1U << 3)
 
 struct sr_ctl {
 	_Atomic uint64_t lock;	/* robust lock for attach/close */
@@ -142,7 +149,23 @@ struct shmring {
 	bool own_map;
 	bool own_fd;
 	uint32_t page_size;
+	uint64_t features;	/* the module's SHMRING_FEATURE_*; 0 for memfd */
 };
+
+/*
+ * What a non-blocking call that returned EAGAIN waited for (block.c), for
+ * shmring_channel_arm(): valid while the handle's counters are as then.
+ */
+struct sr_pending {
+	const _Atomic uint32_t *watch;	/* NULL: none */
+	uint32_t seen;
+	uint32_t flags;
+	uint64_t messages;
+	uint64_t bytes;
+};
+
+/* Release actions of one participant (events.c). */
+#define SR_NR_RELEASE	4
 
 struct shmring_channel {
 	struct shmring *sh;
@@ -151,6 +174,11 @@ struct shmring_channel {
 	uint32_t role;
 	int peer;		/* our entry in ctl.peers */
 	int lock_fd;		/* liveness lock (liveness.c), or -1 */
+	int watch_fd;		/* shmring_channel_fd(), or -1 */
+	uint32_t release_id[SR_NR_RELEASE];	/* 0: none (events.c) */
+	struct sr_pending pending;
+	struct shmring_channel *prev, *next;	/* the process's handles */
+	bool inherited;		/* a fork() child's copy: owns nothing */
 	bool file_known;	/* the buffer's fd is on lock_dev, lock_ino */
 	uint64_t lock_dev;
 	uint64_t lock_ino;
@@ -319,7 +347,17 @@ int sr_attr_check(const struct shmring_channel_attr *attr);
 int sr_ring_bind(struct shmring_channel *ch, struct shmring *sh,
 		 const struct sr_dirent *e);
 
+/* events.c */
+void sr_fds_hold(void);
+void sr_fds_release(void);
+bool sr_release_add(struct shmring_channel *ch);
+void sr_release_cancel(struct shmring_channel *ch);
+void sr_events_close(struct shmring_channel *ch);
+void sr_handles_add(struct shmring_channel *ch);
+void sr_handles_del(struct shmring_channel *ch);
+
 /* channel.c */
+bool sr_peers_told(const struct shmring_channel *ch);
 void sr_ring_reset(struct shmring_channel *ch);
 bool sr_channel_reap(struct shmring_channel *ch);
 bool sr_plain_peers(const struct shmring_channel *ch);
@@ -386,6 +424,8 @@ int sr_block(struct shmring_channel *ch, enum sr_side side,
 	     struct sr_deadline *dl);
 void sr_notify(struct shmring_channel *ch, enum sr_side side);
 void sr_notify_all(struct shmring_channel *ch);
+_Atomic uint32_t *sr_bell(struct shmring_channel *ch);
+int sr_arm(struct shmring_channel *ch);
 
 /* spsc.c */
 int sr_spsc_attach(struct shmring_channel *ch);

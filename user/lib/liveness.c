@@ -217,7 +217,10 @@ int sr_live_lock(int fd, uint64_t byte, uint64_t *dev, uint64_t *ino)
 	if (fd < 0 || byte > INT64_MAX)
 		return -EBADF;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	lfd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Writable if we may: the device takes release actions on it. */
+	lfd = open(path, O_RDWR | O_CLOEXEC);
+	if (lfd < 0)
+		lfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (lfd < 0)
 		return -errno;
 	if (fstat(lfd, &st) || fcntl(lfd, F_OFD_SETLK, &fl)) {

@@ -58,10 +58,31 @@ static const char *flags_str(uint32_t f, char *buf, size_t len)
 	return *buf ? buf + 1 : "-";
 }
 
+/* Who is attached: "p:PID c:PID", a dead one as "c:PID(dead)". */
+static const char *peers_str(struct shmring *sh, const char *name, char *buf,
+			     size_t len)
+{
+	struct shmring_peerinfo tab[SHMRING_MAX_PEERS];
+	size_t used = 0;
+	int i, n;
+
+	n = shmring_channel_peers(sh, name, tab, SHMRING_MAX_PEERS);
+	if (n < 0)
+		return "?";
+	*buf = '\0';
+	for (i = 0; i < n && i < SHMRING_MAX_PEERS && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%c:%u%s",
+					 i ? " " : "",
+					 tab[i].role == SHMRING_PRODUCER ?
+					 'p' : 'c', tab[i].pid,
+					 tab[i].dead ? "(dead)" : "");
+	return *buf ? buf : "-";
+}
+
 static void print_channels(struct shmring *sh)
 {
 	static struct shmring_chinfo tab[SHMRING_MAX_CHANNELS];
-	char flags[32], slot[16];
+	char flags[32], slot[16], peers[256];
 	int i, n, w = 4;
 
 	n = shmring_channels(sh, tab, SHMRING_MAX_CHANNELS);
@@ -77,8 +98,9 @@ static void print_channels(struct shmring *sh)
 	for (i = 0; i < n; i++)
 		if ((int)strlen(tab[i].name) > w)
 			w = (int)strlen(tab[i].name);
-	printf("%-*s  %-6s  %10s  %7s  %10s  %4s  %4s  %s\n", w, "NAME",
-	       "KIND", "CAPACITY", "SLOT", "USED", "PROD", "CONS", "FLAGS");
+	printf("%-*s  %-6s  %10s  %7s  %10s  %4s  %4s  %-6s  %s\n", w, "NAME",
+	       "KIND", "CAPACITY", "SLOT", "USED", "PROD", "CONS", "FLAGS",
+	       "PEERS");
 	for (i = 0; i < n; i++) {
 		const struct shmring_chinfo *c = &tab[i];
 
@@ -86,11 +108,12 @@ static void print_channels(struct shmring *sh)
 			snprintf(slot, sizeof(slot), "%u", c->slot_size);
 		else
 			snprintf(slot, sizeof(slot), "-");
-		printf("%-*s  %-6s  %10llu  %7s  %10llu  %4u  %4u  %s\n", w,
-		       c->name, kind_name(c->kind),
+		printf("%-*s  %-6s  %10llu  %7s  %10llu  %4u  %4u  %-6s  %s\n",
+		       w, c->name, kind_name(c->kind),
 		       (unsigned long long)c->capacity, slot,
 		       (unsigned long long)c->used, c->producers, c->consumers,
-		       flags_str(c->flags, flags, sizeof(flags)));
+		       flags_str(c->flags, flags, sizeof(flags)),
+		       peers_str(sh, c->name, peers, sizeof(peers)));
 	}
 }
 

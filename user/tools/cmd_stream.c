@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +209,31 @@ static void ring_error(struct tool_buf *b, const char *name, int err,
 }
 
 /*
+ * The next span to read, waiting for it through the channel's watch fd
+ * (ABI 2 of the module): what an event loop would do. Where there is none
+ * (the futex backend, an older module), the blocking peek sleeps instead.
+ */
+static ssize_t peek_waiting(struct shmring_channel *ch, const void **p)
+{
+	int fd = shmring_channel_fd(ch);
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	if (fd < 0)
+		return shmring_stream_peek(ch, p, -1);
+	for (;;) {
+		n = shmring_stream_peek(ch, p, 0);
+		if (n != -EAGAIN)
+			return n;
+		n = shmring_channel_arm(ch);
+		if (n < 0)
+			return shmring_stream_peek(ch, p, -1);
+		if (!n && poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/*
  * Caps the span moved at once to a quarter of the ring, so that the peer
  * works on one part while we fill or drain the next.
  */
@@ -363,7 +389,7 @@ int cmd_recv(int argc, char **argv)
 		const void *p;
 		ssize_t n;
 
-		n = shmring_stream_peek(ch, &p, -1);
+		n = peek_waiting(ch, &p);
 		if (!n) {
 			ret = 0;	/* end-of-file */
 			break;

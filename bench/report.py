@@ -157,6 +157,12 @@ def round_median(n, d):
     return statistics.median(r) if r else of_medians(n, d)
 
 
+def ratio_text(v):
+    """A ratio to two places; to four below 0.1, where two would say
+    little (the EPIPE target is <= 0.01)."""
+    return "%.2f" % v if abs(v) >= 0.1 else "%.4f" % v
+
+
 def meets(v, op, bound):
     return v >= bound if op == ">=" else v <= bound if op == "<=" else \
         v < bound
@@ -199,10 +205,11 @@ class Ratio:
             return "%.4f - %.4f" % (n["min"], n["max"])
         r = self.rounds()
         if r:
-            return "%.2f - %.2f" % (min(r), max(r))
+            return "%s - %s" % (ratio_text(min(r)), ratio_text(max(r)))
         if d["min"] is None or not d["min"] or not d["max"]:
             return "-"
-        return "%.2f - %.2f" % (n["min"] / d["max"], n["max"] / d["min"])
+        return "%s - %s" % (ratio_text(n["min"] / d["max"]),
+                            ratio_text(n["max"] / d["min"]))
 
     def verdict(self):
         v = self.value()
@@ -214,10 +221,14 @@ class Ratio:
 def describe(r):
     if r is None:
         return "missing"
-    return "%s %s %s = %s %s" % (r["transport"], human_size(r["msg_bytes"])
-                                 if r["group"] in ("throughput", "syscalls")
-                                 else r["msg_bytes"], r["metric"],
-                                 fmt(r["median"], 4), r["unit"])
+    if r["group"] in ("throughput", "syscalls"):
+        size = human_size(r["msg_bytes"]) + " "
+    elif r["group"] == "epipe":
+        size = ""
+    else:
+        size = "%d " % r["msg_bytes"]
+    return "%s %s%s = %s %s" % (r["transport"], size, r["metric"],
+                                fmt(r["median"], 4), r["unit"])
 
 
 def ratios(host, guest):
@@ -247,16 +258,31 @@ def ratios(host, guest):
     ]
     rt = [r for r in guest or [] if r["group"] == "roundtrip" and
           r["metric"] == "ns_per_roundtrip" and r["median"] is not None]
-    sizes = sorted({r["msg_bytes"] for r in rt if r["transport"] == "shmring"}
-                   & {r["msg_bytes"] for r in rt if r["transport"] == "futex"})
-    size = sizes[0] if sizes else 0
+
+    def rt_size(a, b):
+        """The smallest size at which both round trips ran."""
+        sizes = sorted({r["msg_bytes"] for r in rt if r["transport"] == a} &
+                       {r["msg_bytes"] for r in rt if r["transport"] == b})
+        return sizes[0] if sizes else 0
+
+    size = rt_size("shmring", "futex")
+    esize = rt_size("watch_epoll", "eventfd_epoll")
     out += [
         Ratio("WAIT/WAKE round trip / shared-futex round trip", "guest",
               g("roundtrip", "shmring", size, "ns_per_roundtrip"),
               g("roundtrip", "futex", size, "ns_per_roundtrip"), "<=", 1.10),
+        Ratio("epoll wake-up round trip: watch fd / eventfd", "guest",
+              g("roundtrip", "watch_epoll", esize, "ns_per_roundtrip"),
+              g("roundtrip", "eventfd_epoll", esize, "ns_per_roundtrip"),
+              "<=", 1.10),
         Ratio("wake latency, 4096 waiters / 1 waiter", "guest",
               g("scale", "shmring", 4096, "ns_per_wake"),
               g("scale", "shmring", 1, "ns_per_wake"), "<=", 2),
+        Ratio("SIGKILL of a peer to the survivor's EPIPE / the old "
+              "liveness slice (SHMRING_LIVENESS_NS)", "guest",
+              g("epipe", "shmring", 0, "ns_kill_to_epipe"),
+              g("epipe", "liveness_slice", 0, "ns_kill_to_epipe"),
+              "<=", 0.01),
     ]
     for size in (64, 4096):
         out.append(Ratio("syscalls per message, consumer keeps up, %s "
@@ -658,7 +684,7 @@ def target_row(t, more):
     v = t.value()
     cells = [t.name, "%s %s" % (t.op, fmt(t.bound)),
              "-" if v is None else
-             ("%.4f" % v if t.den is None else "%.2f" % v), t.verdict()]
+             ("%.4f" % v if t.den is None else ratio_text(v)), t.verdict()]
     return "| " + " | ".join(cells + more) + " |"
 
 
@@ -675,8 +701,9 @@ def summary(host, guest, args, chart_ok):
                  if hi else "| host | - | - | **missing** |")
     gi = part_info(guest)
     if gi:
-        lines.append("| guest | %s | %s | WAIT/WAKE round trips, wake-up "
-                     "scaling, mapping (the module under QEMU) |" % gi)
+        lines.append("| guest | %s | %s | WAIT/WAKE and epoll round "
+                     "trips, wake-up scaling, SIGKILL to EPIPE, mapping "
+                     "(the module under QEMU) |" % gi)
     else:
         lines.append("| guest | - | - | **missing: %s not found; the guest "
                      "targets are not measured** |" % os.path.relpath(
@@ -696,7 +723,7 @@ def summary(host, guest, args, chart_ok):
     for t in ratios(host, guest):
         om = t.of_medians()
         lines.append(target_row(t, [t.range(), "-" if om is None else
-                                    "%.2f" % om, t.where,
+                                    ratio_text(om), t.where,
                                     "%s (%s)" % (describe(t.num),
                                                  spread(t.num)),
                                     "-" if t.den is None and t.num is not None

@@ -17,17 +17,24 @@
  *               spaces, so no CSV field is ever quoted)
  *   kernel      uname -r
  *   group       throughput | roundtrip | syscalls | scale | mapping |
+ *               epipe (SIGKILL of a producer to its consumer's EPIPE) |
  *               icount (bench/icount/run.sh) | machine (what the machine
  *               did: cache-line probes, runs made again) | rule (for each
  *               machine row of runs made again, its "limit" and "redo_max")
  *   transport   e.g. shmring_copy, shmring_zc, bare_ring, shmring_mpmc, pipe,
  *               unix_stream, unix_seqpacket, posix_mq, memcpy, memcpy_raw;
- *               a variant of a run follows a colon (shmring_zc:slow_100us)
+ *               a variant of a run follows a colon (shmring_zc:slow_100us);
+ *               group roundtrip: shmring, futex, eventfd, pipe, socketpair,
+ *               watch_epoll, eventfd_epoll (each side sleeps in epoll_wait
+ *               on a watch fd, on an eventfd); group epipe: shmring, and
+ *               liveness_slice, SHMRING_LIVENESS_NS in every repeat (not a
+ *               measurement: the old library's sleep between checks)
  *   msg_bytes   message size in bytes (group scale: number of waiters;
- *               group mapping: bytes mapped)
+ *               group mapping: bytes mapped; group epipe: 0)
  *   metric      MB_per_s (10^6 payload bytes/s), msgs_per_s,
  *               ns_per_roundtrip, ns_per_wake, ms_map_touch,
- *               syscalls_per_msg; or "skipped" (see below)
+ *               syscalls_per_msg, ns_kill_to_epipe; or "skipped" (see
+ *               below)
  *   unit        the unit of median/min/max (MB/s, msg/s, ns, ms, syscalls)
  *   median, min, max   over the repeats
  *   p50, p99, p999     per-message latency percentiles in ns over the

@@ -27,6 +27,7 @@ struct bench_cfg {
 	unsigned long msgs_warmup;
 	unsigned long slow_work_ns;	/* per-message work, slow consumer */
 	unsigned long keepup_work_ns;	/* per-message work, producer */
+	unsigned long kills;		/* SIGKILLs per run, epipe test */
 };
 
 extern struct bench_cfg cfg;
@@ -66,6 +67,7 @@ int bench_roundtrip(void);
 int bench_scale(void);
 int bench_syscalls(void);
 int bench_mapping(void);
+int bench_epipe(void);
 int bench_callcost(void);	/* diagnostics only */
 
 /* shmring_dev.c: raw ioctls on /dev/shmring. */

@@ -5,12 +5,14 @@
  * Runs the guest parts of `make bench` and prints one CSV row per
  * measurement between @@shmring-bench-begin and @@shmring-bench-end on
  * stdout; diagnostics go to stderr. Parts: roundtrip, callcost (what
- * one non-sleeping call costs: diagnostics only), scale, syscalls, mapping
- * (which reloads the module, so it runs last). Exits non-zero if
+ * one non-sleeping call costs: diagnostics only), scale, syscalls, epipe
+ * (SIGKILL of a peer to the survivor's EPIPE), mapping (which reloads the
+ * module, so it runs last). Exits non-zero if
  * any part failed its checks; the rows of the others are still printed.
  *
  * --quick is the smoke run of `make check`: every part, every check, few
- * iterations, two repeats and a 16 MiB buffer for the mapping test.
+ * iterations, two repeats, three kills per repeat for the epipe test and a
+ * 16 MiB buffer for the mapping test.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -26,6 +28,7 @@ struct bench_cfg cfg = {
 	.map_bytes = 512UL << 20,
 	.msgs = 20000, .msgs_warmup = 2000,
 	.slow_work_ns = 100000, .keepup_work_ns = 2000,
+	.kills = 20,
 };
 
 static const struct bench_cfg quick = {
@@ -36,6 +39,7 @@ static const struct bench_cfg quick = {
 	.map_bytes = 16UL << 20,
 	.msgs = 1000, .msgs_warmup = 1000,
 	.slow_work_ns = 100000, .keepup_work_ns = 2000,
+	.kills = 3,
 };
 
 static const struct {
@@ -46,6 +50,7 @@ static const struct {
 	{ "callcost", bench_callcost },
 	{ "scale", bench_scale },
 	{ "syscalls", bench_syscalls },
+	{ "epipe", bench_epipe },
 	{ "mapping", bench_mapping },
 };
 
@@ -54,7 +59,7 @@ static const struct {
 static void usage(void)
 {
 	fprintf(stderr, "usage: shmring-bench-guest [--quick] [--repeats N] "
-		"[--only roundtrip,callcost,scale,syscalls,mapping]\n");
+		"[--only roundtrip,callcost,scale,syscalls,epipe,mapping]\n");
 	exit(2);
 }
 

@@ -23,6 +23,11 @@
  * thread losing its core adds millisecond outliers that would rule a mean.
  * The transports take turns within each repeat, so drift in the host
  * spreads over all of them.
+ *
+ * watch_epoll against eventfd_epoll is the watch fd's target: each side
+ * sleeps in epoll_wait(2), on a watch fd of its word that the peer's WAKE
+ * bumps, or on an eventfd that the peer writes; both read the count back,
+ * so a hand-off costs three system calls either way (transport.c).
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -36,10 +41,13 @@
 
 static const struct transport *const transports[] = {
 	&tp_shmring, &tp_futex, &tp_eventfd, &tp_pipe, &tp_socketpair,
+	&tp_watch_epoll, &tp_eventfd_epoll,
 };
 
 #define NR_TP	(sizeof(transports) / sizeof(transports[0]))
 #define FUTEX	1	/* the floor, in transports[] */
+#define WATCH	5	/* the watch fd in epoll... */
+#define EVENTFD_EPOLL 6	/* ...and its bound, an eventfd in epoll */
 
 /* A run with fewer blocking round trips than this runs again... */
 #define MIN_BLOCKED	0.5
@@ -171,6 +179,22 @@ static int run_pair(const struct transport *tp, unsigned long warm,
 	return ret;
 }
 
+/* The ratio of transport @t's repeats @rt to transport @d's @rd, pairwise. */
+static void ratio_diag(const double *rt, const double *rd, unsigned int R,
+		       unsigned int t, unsigned int d)
+{
+	double ratio[R];
+	struct summary s;
+	unsigned int rep;
+
+	for (rep = 0; rep < R; rep++)
+		ratio[rep] = rt[rep] / rd[rep];
+	stats_summary(ratio, (int)R, &s);
+	diag("roundtrip %-10s / %s per repeat: median %.3f, min %.3f, "
+	     "max %.3f", transports[t]->name, transports[d]->name, s.median,
+	     s.min, s.max);
+}
+
 int bench_roundtrip(void)
 {
 	unsigned int R = cfg.repeats, rep, k, t, redo, redone = 0;
@@ -234,19 +258,12 @@ int bench_roundtrip(void)
 		csv_row(&r, reps[t], R, &lat[t]);
 	}
 	/* Paired within each repeat, the ratios drift less than the times. */
-	for (t = 0; t < NR_TP && !ret; t++) {
-		double ratio[R];
-		struct summary s;
-
-		if (transports[t] == &tp_futex)
-			continue;
-		for (rep = 0; rep < R; rep++)
-			ratio[rep] = reps[t][rep] / reps[FUTEX][rep];
-		stats_summary(ratio, (int)R, &s);
-		diag("roundtrip %-10s / futex per repeat: median %.3f, "
-		     "min %.3f, max %.3f", transports[t]->name,
-		     s.median, s.min, s.max);
-	}
+	for (t = 0; t < NR_TP && !ret; t++)
+		if (t != FUTEX)
+			ratio_diag(reps[t], reps[FUTEX], R, t, FUTEX);
+	if (!ret)
+		ratio_diag(reps[WATCH], reps[EVENTFD_EPOLL], R, WATCH,
+			   EVENTFD_EPOLL);
 	if (!ret)
 		redone_row("roundtrip_redone", redone, MIN_BLOCKED * 100, "%",
 			   RT_REDO);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The five transports of the round trip: shmring WAIT/WAKE (raw ioctls on a
+ * The seven transports of the round trip: shmring WAIT/WAKE (raw ioctls on a
  * word of the device mapping), a shared futex on a memfd (the floor the
- * module is held to), eventfd, pipe and a unix socketpair.
+ * module is held to), eventfd, pipe and a unix socketpair; and the two that
+ * sleep in epoll_wait(2), on a shmring watch fd (SHMRING_IOC_WATCH) and on
+ * an eventfd, the bound the watch fd is held to.
  *
  * The word transports use the same protocol and the same words: store the
  * new sequence, then WAKE one; the receiver WAITs while the word still
@@ -16,11 +18,15 @@
 #include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/shmring.h>
 
 #include "bench.h"
 #include "transport.h"
@@ -334,4 +340,177 @@ static int socketpair_open_link(struct link *l)
 const struct transport tp_socketpair = {
 	.name = "socketpair", .open = socketpair_open_link,
 	.close = close_fds, .post = seq_post, .await = seq_await,
+};
+
+/*
+ * ---- epoll: each side sleeps in epoll_wait on a descriptor of its own ----
+ *
+ * fd[dir * 2] is what the receiver of @dir reads: a watch fd on the word of
+ * @dir, or an eventfd; fd[dir * 2 + 1] is an epoll instance that holds it
+ * alone and that only that receiver waits on (both sides inherit both, so
+ * neither may share one). Both are blocking, and every wait is infinite:
+ * no hrtimer. A hand-off is three system calls either way: WAKE or write(2)
+ * to signal, epoll_wait(2) and read(2) of the count to take it; the count
+ * must be 1. The watch transport also carries the sequence in its word, a
+ * store without a system call, and checks it.
+ */
+
+static int epoll_of(struct link *l, int dir)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0) {
+		errorf("epoll_create1: %s", strerror(errno));
+		return -1;
+	}
+	l->fd[dir * 2 + 1] = ep;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, l->fd[dir * 2], &ev)) {
+		errorf("epoll_ctl on direction %d: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Sleeps in epoll_wait until fd[dir * 2] is readable, then reads 1. */
+static int epoll_take(struct link *l, int dir, uint32_t seq)
+{
+	struct epoll_event ev;
+	uint64_t v;
+	int n;
+
+	do
+		n = epoll_wait(l->fd[dir * 2 + 1], &ev, 1, -1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) {
+		errorf("epoll_wait on direction %d: %s", dir,
+		       n < 0 ? strerror(errno) : "no event");
+		return -1;
+	}
+	if (fd_read(l, dir, &v, sizeof(v)))
+		return -1;
+	if (v != 1) {
+		errorf("direction %d counted %llu before %u", dir,
+		       (unsigned long long)v, seq);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- watch fd: WAKE on the word, epoll_wait on a watch fd of it ---- */
+
+static void watch_close_link(struct link *l)
+{
+	close_fds(l);		/* the watch fds hold the device file */
+	shm_close_link(l);
+}
+
+static int watch_open_link(struct link *l)
+{
+	struct shmring_watch w = { .nr = 1 };
+	int d, fd;
+
+	if (shm_open_link(l))
+		return -1;
+	for (d = 0; d < 2; d++) {
+		w.offsets = (uintptr_t)&l->off[d];
+		fd = ioctl(l->devfd, SHMRING_IOC_WATCH, &w);
+		if (fd < 0) {
+			errorf("SHMRING_IOC_WATCH on word %d: %s", d,
+			       strerror(errno));
+			watch_close_link(l);
+			return -1;
+		}
+		l->fd[d * 2] = fd;
+		if (epoll_of(l, d)) {
+			watch_close_link(l);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Nobody sleeps in WAIT on the word: the WAKE must find no waiter. */
+static int watch_post(struct link *l, int dir, uint32_t seq)
+{
+	int n;
+
+	atomic_store_explicit(l->word[dir], seq, memory_order_release);
+	n = dev_wake(l->devfd, l->off[dir], 1);
+	if (n) {
+		errorf("WAKE on word %d returned %d", dir, n);
+		return -1;
+	}
+	return 0;
+}
+
+static int watch_await(struct link *l, int dir, uint32_t seq)
+{
+	uint32_t v;
+
+	if (epoll_take(l, dir, seq))
+		return -1;
+	v = atomic_load_explicit(l->word[dir], memory_order_acquire);
+	if (v != seq) {
+		errorf("word %d holds %u after its WAKE, expected %u", dir, v,
+		       seq);
+		return -1;
+	}
+	return 0;
+}
+
+const struct transport tp_watch_epoll = {
+	.name = "watch_epoll", .open = watch_open_link,
+	.close = watch_close_link, .post = watch_post,
+	.await = watch_await,
+};
+
+/* ---- eventfd: write(2) on it, epoll_wait on it ---- */
+
+static int efd_epoll_open_link(struct link *l)
+{
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		l->fd[d * 2] = eventfd(0, EFD_CLOEXEC);
+		if (l->fd[d * 2] < 0) {
+			errorf("eventfd: %s", strerror(errno));
+			close_fds(l);
+			return -1;
+		}
+		if (epoll_of(l, d)) {
+			close_fds(l);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The eventfd itself is written: fd[dir * 2 + 1] is the epoll instance. */
+static int efd_epoll_post(struct link *l, int dir, uint32_t seq)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	(void)seq;
+	do
+		n = write(l->fd[dir * 2], &one, sizeof(one));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(one)) {
+		errorf("write on eventfd %d: %s", dir,
+		       n < 0 ? strerror(errno) : "short");
+		return -1;
+	}
+	return 0;
+}
+
+static int efd_epoll_await(struct link *l, int dir, uint32_t seq)
+{
+	return epoll_take(l, dir, seq);
+}
+
+const struct transport tp_eventfd_epoll = {
+	.name = "eventfd_epoll", .open = efd_epoll_open_link,
+	.close = close_fds, .post = efd_epoll_post,
+	.await = efd_epoll_await,
 };

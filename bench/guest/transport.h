@@ -39,6 +39,6 @@ struct transport {
 };
 
 extern const struct transport tp_shmring, tp_futex, tp_eventfd, tp_pipe,
-	tp_socketpair;
+	tp_socketpair, tp_watch_epoll, tp_eventfd_epoll;
 
 #endif /* BENCH_TRANSPORT_H */

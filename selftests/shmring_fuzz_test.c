@@ -41,7 +41,6 @@
  *   SHMRING_FUZZ_SEED   replay a run with the seed it printed
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1652,22 +1651,6 @@ static const char *check_memory(const struct call *c, long ret)
 }
 
 /* Keeping the model */
-
-/* Open fds of this process, the one reading the directory included. */
-static int count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	d = opendir("/proc/self/fd");
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
 
 /* /proc/self/fdinfo/<fd>, NUL-terminated, into @buf; false if it fails. */
 static bool read_fdinfo(int fd, char *buf, size_t len)

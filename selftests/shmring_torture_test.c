@@ -35,7 +35,6 @@
  */
 #define _GNU_SOURCE
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -192,22 +191,6 @@ static bool stopping(struct shared *sh)
 static void count(unsigned long *c, unsigned long n)
 {
 	__atomic_add_fetch(c, n, __ATOMIC_RELAXED);
-}
-
-/* Open fds of this process, the one reading the directory included. */
-static int count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	d = opendir("/proc/self/fd");
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
 }
 
 /* A child's own open and mapping of the word pages. */

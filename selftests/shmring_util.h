@@ -3,6 +3,7 @@
 #ifndef SHMRING_UTIL_H
 #define SHMRING_UTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -27,6 +28,22 @@
 
 #define NSEC_PER_MSEC		1000000LL
 #define NSEC_PER_SEC		1000000000LL
+
+/* Open fds of this process, the one reading the directory included. */
+static inline int count_fds(void)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
 
 /* Bound on waiting for a state (waiters asleep, threads returned). */
 #define POLL_NS			(30 * NSEC_PER_SEC)

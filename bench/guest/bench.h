@@ -48,6 +48,7 @@ int wait_child(int pid, const char *what);
 int wait_pair(const int pid[2], const char *const what[2]);
 int run_in_child(int (*fn)(void), const char *what);
 int run_cmd(const char *const argv[]);
+int reformat_device(void);
 long nvcsw_self(void);
 
 /* main.c: one CSV row per measurement on stdout, in the format of

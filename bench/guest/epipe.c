@@ -296,7 +296,6 @@ static int epipe_child(void)
 	uint64_t one[K ? K : 1], timeouts = 0;
 	struct kill_sync *sy;
 	struct lat_buf lat;
-	struct shmring *sh;
 	int devfd, ret = 0;
 
 	if (!K)
@@ -304,17 +303,7 @@ static int epipe_child(void)
 	/* The killer shares CPU A with the producer, which sleeps. */
 	if (pin_self(CPU_A))
 		return -1;
-	/* The raw tests wrote words into the buffer: lay it out afresh. */
-	if (shmring_open(NULL, &sh)) {
-		errorf("shmring_open: %m");
-		return -1;
-	}
-	if (shmring_format(sh, SHMRING_FORMAT_FORCE)) {
-		errorf("shmring_format: %m");
-		ret = -1;
-	}
-	shmring_close(sh);
-	if (ret)
+	if (reformat_device())
 		return -1;
 	/* For INFO's nr_waiters only. */
 	devfd = open(SHMRING_DEVICE, O_RDONLY | O_CLOEXEC);

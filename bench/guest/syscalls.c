@@ -256,19 +256,10 @@ int bench_syscalls(void)
 	unsigned int R = cfg.repeats, rep, m, s, redo, redone = 0;
 	double reps[NR_MODES][NR_SIZES][R], to;
 	unsigned long stalls;
-	struct shmring *sh;
 	int ret = 0;
 
-	/* The raw tests wrote words into the buffer: lay it out afresh. */
-	if (shmring_open(NULL, &sh)) {
-		errorf("shmring_open: %m");
+	if (reformat_device())
 		return -1;
-	}
-	if (shmring_format(sh, SHMRING_FORMAT_FORCE)) {
-		errorf("shmring_format: %m");
-		ret = -1;
-	}
-	shmring_close(sh);
 
 	for (rep = 0; rep < R && !ret; rep++)
 		for (m = 0; m < NR_MODES && !ret; m++)

@@ -14,6 +14,8 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <shmring.h>
+
 #include "bench.h"
 
 extern char **environ;
@@ -180,4 +182,25 @@ long nvcsw_self(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_nvcsw;
+}
+
+/*
+ * The raw parts write words anywhere in the device: lay its channel
+ * directory out afresh before a part that uses libshmring. 0 or -1.
+ */
+int reformat_device(void)
+{
+	struct shmring *sh;
+	int ret = 0;
+
+	if (shmring_open(NULL, &sh)) {
+		errorf("shmring_open: %m");
+		return -1;
+	}
+	if (shmring_format(sh, SHMRING_FORMAT_FORCE)) {
+		errorf("shmring_format: %m");
+		ret = -1;
+	}
+	shmring_close(sh);
+	return ret;
 }

@@ -157,36 +157,33 @@ void sr_events_close(struct shmring_channel *ch)
 /* ---- the process's handles, for fork ---- */
 
 /*
- * fds_lock is held for reading wherever a handle's liveness descriptor is
- * opened or closed, and for writing across fork(): the child sees each
- * descriptor either not yet opened or on its handle, and closes every one.
- * handles_lock guards the list.
+ * handles_lock guards the list, and is held wherever a handle's liveness
+ * descriptor is opened or closed (sr_fds_hold()) and across fork(): the
+ * child sees each descriptor either not yet opened or on its handle, and
+ * closes every one. Those are a few system calls, never a wait.
  */
-static pthread_rwlock_t fds_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shmring_channel *handles;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 void sr_fds_hold(void)
 {
-	pthread_rwlock_rdlock(&fds_lock);
+	pthread_mutex_lock(&handles_lock);
 }
 
 void sr_fds_release(void)
 {
-	pthread_rwlock_unlock(&fds_lock);
+	pthread_mutex_unlock(&handles_lock);
 }
 
 static void before_fork(void)
 {
-	pthread_rwlock_wrlock(&fds_lock);
 	pthread_mutex_lock(&handles_lock);
 }
 
 static void parent_after_fork(void)
 {
 	pthread_mutex_unlock(&handles_lock);
-	pthread_rwlock_unlock(&fds_lock);
 }
 
 /*
@@ -208,11 +205,6 @@ static void child_after_fork(void)
 		ch->inherited = true;
 	}
 	pthread_mutex_unlock(&handles_lock);
-	/*
-	 * Not an unlock: glibc tells a writer by its thread id, which the
-	 * child's only thread no longer has. Nobody else holds it here.
-	 */
-	pthread_rwlock_init(&fds_lock, NULL);
 }
 
 static void atfork_register(void)

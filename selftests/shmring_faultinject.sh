@@ -3,7 +3,7 @@
 # Loads shmring with size=64M while failslab and fail_page_alloc fail the
 # loading task's allocations. Every load must either succeed fully or fail
 # cleanly, leaving no module and no device behind; a plain load must work
-# afterwards. Needs a kernel with FAULT_INJECTION_DEBUG_FS (the debug
+# afterwards. Then shmring_failslab_test fails ABI 2's allocations. Needs a kernel with FAULT_INJECTION_DEBUG_FS (the debug
 # kernel of `make check-debug`); leaks are judged by shmring_leakcheck.sh.
 
 DIR=$(dirname "$0")
@@ -19,7 +19,7 @@ SWEEP="1:1 5:1 20:1 50:1 100:1 100:10 100:100 100:1000 100:4000 100:8000 \
 100:12000 100:16000 100:16380 100:20000 30:100 10:1000 2:1 1:10"
 
 ktap_print_header
-ktap_set_plan 5
+ktap_set_plan 6
 
 mount | grep -q " $DBG " || mount -t debugfs debugfs $DBG
 [ -d $DBG/failslab ] && [ -d $DBG/fail_page_alloc ] ||
@@ -93,6 +93,19 @@ ours() {
 	dmesg | grep -q 'shmring: out of memory after'
 }
 ktap_test_result "the sweep failed loads inside the page loop" ours
+
+# ABI 2's allocations: the open's file state, a watch fd, a release
+# action, each failed by failslab now and then (the program asks for it
+# around those calls alone); each must fail cleanly or succeed fully.
+abi2() {
+	echo 20 >$DBG/failslab/probability
+	echo 1 >$DBG/failslab/interval
+	"$DIR/shmring_failslab_test"
+	rc=$?
+	inject 0 1
+	return $rc
+}
+ktap_test_result "open, WATCH and RELEASE_ADD fail cleanly under failslab" abi2
 
 # Core code may dump a stack when an injected failure hits an allocation
 # without __GFP_NOWARN (vmalloc does): expected here, so judge this phase's

@@ -104,6 +104,12 @@ soname() {
 }
 check "libshmring.so.1 has its SONAME; libshmring.so links to it" soname
 
+# The ABI version the installed header must announce: the tree's own.
+abi_version() {
+	sed -n 's/^#define SHMRING_ABI_VERSION[[:space:]]*//p' \
+		"$TOP/include/uapi/linux/shmring.h"
+}
+
 # A program built only through the installed .pc, with the sysroot
 # prepended, and run against the installed .so.
 pkgconfig() {
@@ -129,7 +135,8 @@ pkgconfig() {
 	# shellcheck disable=SC2086 # a list of flags
 	cc -Wall -Werror -o "$work/prog" "$work/prog.c" $flags &&
 	readelf -d "$work/prog" | grep -F 'Shared library: [libshmring.so.1]' &&
-	LD_LIBRARY_PATH=$dest$p/lib "$work/prog" | grep -x 'abi 1, 65536 bytes'
+	LD_LIBRARY_PATH=$dest$p/lib "$work/prog" |
+		grep -x "abi $(abi_version), 65536 bytes"
 }
 check "pkg-config with PKG_CONFIG_SYSROOT_DIR builds and links a program" pkgconfig
 

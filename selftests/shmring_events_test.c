@@ -17,11 +17,13 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -678,6 +680,126 @@ TEST_F(events, epoll_edge_triggered)
 	ASSERT_EQ(1, epoll_wait(ep, out, 2, 0));
 	ASSERT_EQ(0, epoll_wait(ep, out, 2, 0));
 	close(ep);
+	close(wfd);
+}
+
+/*
+ * io_uring's poll: IORING_OP_POLL_ADD on a watch fd completes with POLLIN
+ * once a WAKE comes, and not before; raw system calls, one SQE at a time.
+ */
+struct uring {
+	int fd;
+	void *sq, *cq;
+	size_t sq_len, cq_len;
+	struct io_uring_sqe *sqes;
+	struct io_uring_params p;
+};
+
+static int uring_setup(struct uring *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->fd = syscall(__NR_io_uring_setup, 4, &u->p);
+	if (u->fd < 0)
+		return -errno;
+	u->sq_len = u->p.sq_off.array + u->p.sq_entries * sizeof(__u32);
+	u->cq_len = u->p.cq_off.cqes +
+		    u->p.cq_entries * sizeof(struct io_uring_cqe);
+	u->sq = mmap(NULL, u->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     u->fd, IORING_OFF_SQ_RING);
+	u->cq = mmap(NULL, u->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     u->fd, IORING_OFF_CQ_RING);
+	u->sqes = mmap(NULL, u->p.sq_entries * sizeof(struct io_uring_sqe),
+		       PROT_READ | PROT_WRITE, MAP_SHARED, u->fd,
+		       IORING_OFF_SQES);
+	if (u->sq == MAP_FAILED || u->cq == MAP_FAILED ||
+	    u->sqes == MAP_FAILED)
+		return -ENOMEM;
+	return 0;
+}
+
+#define URING_U32(base, off)	((_Atomic __u32 *)((char *)(base) + (off)))
+
+/* Queues and submits a POLL_ADD for POLLIN on @fd; 0 or -errno. */
+static int uring_poll_add(struct uring *u, int fd, __u64 tag)
+{
+	_Atomic __u32 *tail = URING_U32(u->sq, u->p.sq_off.tail);
+	__u32 mask = *URING_U32(u->sq, u->p.sq_off.ring_mask);
+	__u32 t = atomic_load_explicit(tail, memory_order_relaxed);
+	__u32 *array = (__u32 *)((char *)u->sq + u->p.sq_off.array);
+	struct io_uring_sqe *sqe = &u->sqes[t & mask];
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_POLL_ADD;
+	sqe->fd = fd;
+	sqe->poll32_events = POLLIN;
+	sqe->user_data = tag;
+	array[t & mask] = t & mask;
+	atomic_store_explicit(tail, t + 1, memory_order_release);
+	return syscall(__NR_io_uring_enter, u->fd, 1, 0, 0, NULL, 0) == 1 ?
+	       0 : -errno;
+}
+
+/* The next completion, waiting for it if @wait; 0 when none. */
+static int uring_reap(struct uring *u, bool wait, struct io_uring_cqe *out)
+{
+	_Atomic __u32 *head = URING_U32(u->cq, u->p.cq_off.head);
+	_Atomic __u32 *tail = URING_U32(u->cq, u->p.cq_off.tail);
+	__u32 mask = *URING_U32(u->cq, u->p.cq_off.ring_mask);
+	struct io_uring_cqe *cqes =
+		(struct io_uring_cqe *)((char *)u->cq + u->p.cq_off.cqes);
+	__u32 h = atomic_load_explicit(head, memory_order_relaxed);
+
+	if (wait && h == atomic_load_explicit(tail, memory_order_acquire) &&
+	    syscall(__NR_io_uring_enter, u->fd, 0, 1, IORING_ENTER_GETEVENTS,
+		    NULL, 0) < 0)
+		return -errno;
+	if (h == atomic_load_explicit(tail, memory_order_acquire))
+		return 0;
+	*out = cqes[h & mask];
+	atomic_store_explicit(head, h + 1, memory_order_release);
+	return 1;
+}
+
+static void uring_close(struct uring *u)
+{
+	munmap(u->sqes, u->p.sq_entries * sizeof(struct io_uring_sqe));
+	munmap(u->cq, u->cq_len);
+	munmap(u->sq, u->sq_len);
+	close(u->fd);
+}
+
+TEST_F(events, io_uring_poll)
+{
+	struct ctx *c = &self->c;
+	struct io_uring_cqe cqe;
+	uint64_t off = 276;
+	struct uring u;
+	int wfd, ret;
+
+	ret = uring_setup(&u);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "no io_uring here: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	wfd = shmring_watch_new(c->fd, &off, 1, 0);
+	ASSERT_LE(0, wfd);
+
+	ASSERT_EQ(0, uring_poll_add(&u, wfd, 17));
+	usleep(20000);
+	ASSERT_EQ(0, uring_reap(&u, false, &cqe));	/* nothing yet */
+	ASSERT_EQ(0, shmring_wake(c->fd, off, 1));
+	ASSERT_EQ(1, uring_reap(&u, true, &cqe));
+	ASSERT_EQ(17, cqe.user_data);
+	ASSERT_TRUE(cqe.res > 0 && (cqe.res & POLLIN)) TH_LOG("res %d", cqe.res);
+	ASSERT_EQ(1, shmring_watch_read(wfd));
+
+	/* Readable already: the poll completes at once. */
+	ASSERT_EQ(0, shmring_wake(c->fd, off, 0));
+	ASSERT_EQ(0, uring_poll_add(&u, wfd, 18));
+	ASSERT_EQ(1, uring_reap(&u, true, &cqe));
+	ASSERT_EQ(18, cqe.user_data);
+	ASSERT_TRUE(cqe.res & POLLIN);
+	ASSERT_EQ(1, shmring_watch_read(wfd));
+	uring_close(&u);
 	close(wfd);
 }
 

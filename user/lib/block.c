@@ -155,6 +155,20 @@ static int spin(struct shmring_channel *ch, const _Atomic uint32_t *watch,
 }
 
 /*
+ * After S1 armed the bell as @k, a sleeper that did not sleep (or timed
+ * out) takes its armed bit back unless a waker moved the bell on. Only
+ * SPSC: an MPMC bell has sleepers for other slots, whose bit this is too.
+ */
+static void disarm(const struct shmring_channel *ch, _Atomic uint32_t *bell,
+		   uint32_t k)
+{
+	if (ch->kind != SHMRING_MPMC)
+		atomic_compare_exchange_strong_explicit(bell, &k, k & ~1U,
+							memory_order_relaxed,
+							memory_order_relaxed);
+}
+
+/*
  * Waits until *@watch moves from @seen, the channel flags from @flags (what
  * the caller checked), or a slice passes. Returns 0 for "check again",
  * -EAGAIN for a non-blocking call, or -ETIMEDOUT once the deadline has passed.
@@ -209,10 +223,8 @@ int sr_block(struct shmring_channel *ch, enum sr_side side,
 		adapt_spin(ch, sr_now_ns() - slept, ret);
 	}
 	/* Woken, the bell is past k; otherwise the armed bit may be ours. */
-	if (spsc && ret)
-		atomic_compare_exchange_strong_explicit(bell, &k, k & ~1U,
-							memory_order_relaxed,
-							memory_order_relaxed);
+	if (ret)
+		disarm(ch, bell, k);
 	if (ret != -ETIMEDOUT)
 		return 0;
 	if (slice)
@@ -278,10 +290,7 @@ int sr_arm(struct shmring_channel *ch)
 		SR_HOOK(ch, SR_STEP_S3);
 		return 0;
 	}
-	if (spsc)
-		atomic_compare_exchange_strong_explicit(bell, &k, k & ~1U,
-							memory_order_relaxed,
-							memory_order_relaxed);
+	disarm(ch, bell, k);
 	return ret;
 }
 

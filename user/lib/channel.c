@@ -215,8 +215,8 @@ static void file_identify(struct shmring_channel *ch)
 	}
 }
 
-/* Takes the liveness lock of our entry; without one, the pid must do. */
 /*
+ * Takes the liveness lock of our entry; without one, the pid must do.
  * Under sr_fds_hold() (events.c), so that a fork() in another thread sees
  * the descriptor either not yet opened or already on the handle, never in
  * between: the child must close every copy of it.

@@ -232,7 +232,8 @@ static long shmring_watch_ioctl(struct file *file, unsigned int cmd,
 {
 	struct shmring_watcher *w = file->private_data;
 	u64 offs[SHMRING_WATCH_MAX];
-	int i, nr, slot;
+	int slots[SHMRING_WATCH_MAX];
+	int i, nr;
 	u32 flags;
 	long ret = 0;
 
@@ -264,15 +265,15 @@ static long shmring_watch_ioctl(struct file *file, unsigned int cmd,
 			shmring_watch_add(w, offs, nr);
 	} else {
 		for (i = 0; i < nr; i++) {
-			if (shmring_watch_find(w, offs[i]) < 0) {
+			slots[i] = shmring_watch_find(w, offs[i]);
+			if (slots[i] < 0) {
 				ret = -ENOENT;
 				goto out;
 			}
 		}
 		for (i = 0; i < nr; i++) {
-			slot = shmring_watch_find(w, offs[i]);
-			shmring_watch_unlink(w->sdev, &w->entries[slot]);
-			__clear_bit(slot, w->used);
+			shmring_watch_unlink(w->sdev, &w->entries[slots[i]]);
+			__clear_bit(slots[i], w->used);
 		}
 		atomic_sub(nr, &w->sdev->nr_watched);
 	}

@@ -83,27 +83,6 @@ static int64_t fdinfo_count(int wfd)
 	return v;
 }
 
-/* The lines of /proc/self/fdinfo/<fd> that start with @key, joined. */
-static int fdinfo_lines(int fd, const char *key, char *out, size_t len)
-{
-	char path[64], line[512];
-	size_t used = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	out[0] = '\0';
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, strlen(key)))
-			continue;
-		used += snprintf(out + used, used < len ? len - used : 0, "%s", line);
-	}
-	fclose(f);
-	return used < len ? 0 : -1;
-}
-
 /* Number of offsets fdinfo lists for a watch fd; or -1. */
 static int fdinfo_nr_offsets(int wfd)
 {
@@ -1042,6 +1021,32 @@ struct race {
 	pid_t read_tid, epoll_tid;
 };
 
+/*
+ * A fresh round: a blocking watch fd on @off, an epoll on it and on an
+ * eventfd (which ends the epoll_wait when the watch fd is gone), both
+ * added with @events. NULL, or the step that failed.
+ */
+static const char *race_open(struct race *r, int fd, uint64_t off,
+			     uint32_t events)
+{
+	struct epoll_event ev = { .events = events };
+
+	memset(r, 0, sizeof(*r));
+	r->wfd = shmring_watch_new(fd, &off, 1, 0);
+	if (r->wfd < 0)
+		return "WATCH";
+	r->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (r->ep < 0)
+		return "epoll_create1";
+	r->efd = eventfd(0, EFD_CLOEXEC);
+	if (r->efd < 0)
+		return "eventfd";
+	if (epoll_ctl(r->ep, EPOLL_CTL_ADD, r->wfd, &ev) ||
+	    epoll_ctl(r->ep, EPOLL_CTL_ADD, r->efd, &ev))
+		return "epoll_ctl";
+	return NULL;
+}
+
 static void *race_read(void *arg)
 {
 	struct race *r = arg;
@@ -1073,7 +1078,6 @@ TEST_F(events, close_races_read_and_epoll)
 {
 	struct ctx *c = &self->c;
 	unsigned long rounds = env_ulong("SHMRING_EVENTS_RACES", DEFAULT_RACES, 100000);
-	struct epoll_event ev = { .events = EPOLLIN };
 	uint64_t off = 2048;
 	pthread_t rt, et;
 	unsigned long i;
@@ -1082,16 +1086,10 @@ TEST_F(events, close_races_read_and_epoll)
 	bool asleep;
 
 	for (i = 0; i < rounds; i++) {
-		memset(&r, 0, sizeof(r));
-		r.wfd = shmring_watch_new(c->fd, &off, 1, 0);
-		ASSERT_LE(0, r.wfd);
-		r.ep = epoll_create1(EPOLL_CLOEXEC);
-		ASSERT_LE(0, r.ep);
-		r.efd = eventfd(0, EFD_CLOEXEC);
-		ASSERT_LE(0, r.efd);
-		ev.events = EPOLLIN | (i & 1 ? EPOLLET : 0);
-		ASSERT_EQ(0, epoll_ctl(r.ep, EPOLL_CTL_ADD, r.wfd, &ev));
-		ASSERT_EQ(0, epoll_ctl(r.ep, EPOLL_CTL_ADD, r.efd, &ev));
+		const char *step = race_open(&r, c->fd, off,
+					     EPOLLIN | (i & 1 ? EPOLLET : 0));
+
+		ASSERT_EQ(NULL, step) TH_LOG("%s: %s", step, strerror(errno));
 		ASSERT_EQ(0, pthread_create(&rt, NULL, race_read, &r));
 		ASSERT_EQ(0, pthread_create(&et, NULL, race_epoll, &r));
 		/*
@@ -1131,7 +1129,6 @@ TEST_F(events, close_under_epoll_wait)
 {
 	struct ctx *c = &self->c;
 	unsigned long rounds = env_ulong("SHMRING_EVENTS_RACES", DEFAULT_RACES, 100000);
-	struct epoll_event ev = { .events = EPOLLIN };
 	uint64_t off = 2052;
 	unsigned long i;
 	uint32_t seed = 7;
@@ -1139,15 +1136,9 @@ TEST_F(events, close_under_epoll_wait)
 	pthread_t et;
 
 	for (i = 0; i < rounds; i++) {
-		memset(&r, 0, sizeof(r));
-		r.wfd = shmring_watch_new(c->fd, &off, 1, 0);
-		ASSERT_LE(0, r.wfd);
-		r.ep = epoll_create1(EPOLL_CLOEXEC);
-		ASSERT_LE(0, r.ep);
-		r.efd = eventfd(0, EFD_CLOEXEC);
-		ASSERT_LE(0, r.efd);
-		ASSERT_EQ(0, epoll_ctl(r.ep, EPOLL_CTL_ADD, r.wfd, &ev));
-		ASSERT_EQ(0, epoll_ctl(r.ep, EPOLL_CTL_ADD, r.efd, &ev));
+		const char *step = race_open(&r, c->fd, off, EPOLLIN);
+
+		ASSERT_EQ(NULL, step) TH_LOG("%s: %s", step, strerror(errno));
 		ASSERT_EQ(0, pthread_create(&et, NULL, race_epoll, &r));
 		if (!(i % 8)) {
 			ASSERT_TRUE(await_sleeping(&r.epoll_tid));

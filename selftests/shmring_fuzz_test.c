@@ -1652,27 +1652,6 @@ static const char *check_memory(const struct call *c, long ret)
 
 /* Keeping the model */
 
-/* /proc/self/fdinfo/<fd>, NUL-terminated, into @buf; false if it fails. */
-static bool read_fdinfo(int fd, char *buf, size_t len)
-{
-	char path[64];
-	size_t got = 0;
-	ssize_t n;
-	int pfd;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	pfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (pfd < 0)
-		return false;
-	while (got < len - 1 &&
-	       ((n = read(pfd, buf + got, len - 1 - got)) > 0 ||
-		(n < 0 && errno == EINTR)))
-		got += n > 0 ? n : 0;
-	close(pfd);
-	buf[got] = '\0';
-	return got < len - 1;
-}
-
 /*
  * close(@fd) drops the last reference to @d's open file, so its actions
  * run before close() returns: in order, each one atomic on its word and
@@ -1937,7 +1916,7 @@ static const char *check_dev_fdinfo(struct dfile *d, char *buf)
 	char op[8];
 	char *p;
 
-	if (!read_fdinfo(d->fd, buf, FDINFO_LEN))
+	if (fdinfo_lines(d->fd, "", buf, FDINFO_LEN))
 		return "fdinfo of a device fd unreadable";
 	for (p = buf; (p = strstr(p, "shmring-release:")); p++, n++) {
 		if (sscanf(p, "shmring-release:\tid=%u offset=0x%llx op=%7s value=0x%x",
@@ -1969,7 +1948,7 @@ static const char *check_watch_fdinfo(struct wfile *w, char *buf)
 	char *p;
 	int len;
 
-	if (!read_fdinfo(w->fd, buf, FDINFO_LEN))
+	if (fdinfo_lines(w->fd, "", buf, FDINFO_LEN))
 		return "fdinfo of a watch fd unreadable";
 	p = strstr(buf, "shmring-watch-count:");
 	if (!p || sscanf(p, "shmring-watch-count:\t%llu", &count) != 1)
@@ -2026,7 +2005,7 @@ static void drop_actions(int fd)
 	unsigned int id;
 	char *p;
 
-	if (!read_fdinfo(fd, fdinfo_buf, FDINFO_LEN))
+	if (fdinfo_lines(fd, "", fdinfo_buf, FDINFO_LEN))
 		return;
 	for (p = fdinfo_buf; (p = strstr(p, "shmring-release:\tid=")); p++)
 		if (sscanf(p, "shmring-release:\tid=%u", &id) == 1)

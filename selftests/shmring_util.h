@@ -29,6 +29,30 @@
 #define NSEC_PER_MSEC		1000000LL
 #define NSEC_PER_SEC		1000000000LL
 
+/*
+ * The lines of /proc/self/fdinfo/<fd> that start with @key ("" for all),
+ * joined into @out; 0, or -1 if it cannot be read or does not fit.
+ */
+static inline int fdinfo_lines(int fd, const char *key, char *out, size_t len)
+{
+	char path[64], line[2048];	/* 64 offsets of 19 bytes fit */
+	size_t used = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)))
+			continue;
+		used += snprintf(out + used, used < len ? len - used : 0, "%s", line);
+	}
+	fclose(f);
+	return used < len ? 0 : -1;
+}
+
 /* Open fds of this process, the one reading the directory included. */
 static inline int count_fds(void)
 {

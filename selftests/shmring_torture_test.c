@@ -32,6 +32,13 @@
  * the module unloads (so no watch fd or open file is left), reloads with
  * no parameters and works. Needs root and $SHMRING_KO, like
  * shmring_module_test.
+ *
+ * events_churn is the ABI 2 part alone: waiters, wakers, watchers and
+ * releasers, harassed the same way, with the same checks but the unload;
+ * instead, every watched word must have been given back to the device.
+ * It runs only when named (-t events_churn): shmring_stress_ng.sh runs it
+ * for as long as stress-ng's device stressor, on the same device, and
+ * unloads the module itself afterwards. A plain run leaves it out.
  */
 #define _GNU_SOURCE
 #include <assert.h>
@@ -100,7 +107,12 @@ static_assert(WORD_PAGES + NR_RELEASERS <= MAPPER_FIRST,
 #define STOP_NS			(30 * NSEC_PER_SEC)
 #define D_STATE_NS		(10 * NSEC_PER_SEC)
 
-enum role { MAPPER, WAITER, WAKER, CHURNER, WATCHER, RELEASER };
+enum role { MAPPER, WAITER, WAKER, CHURNER, WATCHER, RELEASER, NR_ROLES };
+
+#define ALL_ROLES		((1U << NR_ROLES) - 1)
+/* events_churn: WAIT and WAKE on the words that watch fds and actions use. */
+#define EVENT_ROLES		(1U << WAITER | 1U << WAKER | 1U << WATCHER | \
+				 1U << RELEASER)
 
 static const char * const role_names[] = {
 	"mapper", "waiter", "waker", "churner", "watcher", "releaser",
@@ -143,6 +155,7 @@ struct slot {
 
 struct run {
 	struct shared *sh;
+	unsigned int roles;	/* 1 << role for each role that runs */
 	struct slot slots[NR_SLOTS];
 	uint64_t words[NR_WORDS];
 	int64_t stopped_at[NR_SLOTS];
@@ -1386,6 +1399,9 @@ static void start_slot(struct run *run, int i)
 
 	seed |= 1;
 	s->killed = false;
+	s->pid = 0;
+	if (!(run->roles & 1U << s->role))
+		return;
 	pid = spawn();
 	if (pid < 0) {
 		fail(run->sh, "fork: %s", strerror(errno));
@@ -1639,6 +1655,7 @@ FIXTURE_SETUP(shmring_torture)
 		run->slots[i] = (struct slot){ .role = role, .idx = r };
 	}
 	run->seed = (uint32_t)now_ns() | 1;
+	run->roles = ALL_ROLES;
 
 	/* Inherited by every child, so a signal never finds one without. */
 	sigemptyset(&usr1.sa_mask);
@@ -1672,20 +1689,20 @@ FIXTURE_TEARDOWN(shmring_torture)
 		munmap(run->sh, sizeof(*run->sh));
 }
 
-TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
+/*
+ * Runs the roles of run->roles for @secs, then stops them: none may have
+ * failed, and all must be gone. Prints what was done.
+ */
+static void torture_run(struct __test_metadata *_metadata,
+			FIXTURE_DATA(shmring_torture) *self, unsigned long secs)
 {
-	unsigned long secs = env_ulong("SHMRING_TORTURE_SECONDS", DEFAULT_SECONDS,
-				       MAX_SECONDS);
 	struct run *run = &self->run;
 	struct shared *sh = run->sh;
 	int64_t start, end;
-	char tasks[512], why[128];
-	int i, alive, n, nfds;
+	int i, alive;
 
 	ksft_print_msg("torture: %lu s, seed %u\n", secs, run->seed);
 	fflush(stdout);
-	nfds = count_fds();
-	ASSERT_LT(0, nfds);
 	for (i = 0; i < NR_SLOTS; i++)
 		start_slot(run, i);
 	start = now_ns();
@@ -1726,20 +1743,30 @@ TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
 		       sh->releases, sh->release_kills);
 	fflush(stdout);
 
-	/* Each part of the torture really ran. */
+	/* Each part of the torture that ran really did its work. */
 	ASSERT_LT(0UL, sh->waits[R_WOKEN]);
 	ASSERT_LT(0UL, sh->waits[R_EINTR]);
 	ASSERT_LT(0UL, sh->woken);
-	ASSERT_LT(0UL, sh->mremaps);
-	ASSERT_LT(0UL, sh->forks);
-	ASSERT_LT(0UL, sh->churns);
 	ASSERT_LT(0UL, run->kills);
 	ASSERT_LT(0UL, sh->watch_checks);
 	ASSERT_LT(0UL, sh->blocked_closes);
 	ASSERT_LT(0UL, sh->releases);
 	ASSERT_LT(0UL, sh->release_kills);
-	/* Every child is gone: the test holds what it held at the start. */
-	ASSERT_EQ(nfds, count_fds());
+	if (run->roles & 1U << MAPPER) {
+		ASSERT_LT(0UL, sh->mremaps);
+		ASSERT_LT(0UL, sh->forks);
+	}
+	if (run->roles & 1U << CHURNER)
+		ASSERT_LT(0UL, sh->churns);
+}
+
+/* Nobody waits, and no task stays in D state. */
+static void torture_settled(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(shmring_torture) *self)
+{
+	char tasks[512];
+	int64_t end;
+	int n;
 
 	ASSERT_EQ(0, await_nr_waiters(self->fd, 0));
 
@@ -1748,6 +1775,61 @@ TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
 	while ((n = d_state_tasks(tasks, sizeof(tasks))) > 0 && now_ns() < end)
 		usleep(100000);
 	ASSERT_EQ(0, n) TH_LOG("tasks stuck in D state:%s", tasks);
+}
+
+/*
+ * Every word the run watched was given back: the device's watch fds can
+ * watch SHMRING_WATCH_TOTAL_MAX words together again, and not one more.
+ */
+static void watch_budget_whole(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(shmring_torture) *self)
+{
+	enum { NFD = SHMRING_WATCH_TOTAL_MAX / SHMRING_WATCH_MAX };
+	uint64_t offs[SHMRING_WATCH_MAX];
+	int wfd[NFD], i, n, extra = 0;
+	int64_t start = now_ns();
+
+	for (i = 0; i < SHMRING_WATCH_MAX; i++)
+		offs[i] = 4 * i;
+	/* The last closes of killed processes may still be on their way. */
+	for (;;) {
+		for (n = 0; n < NFD; n++) {
+			wfd[n] = shmring_watch_new(self->fd, offs, SHMRING_WATCH_MAX,
+						   SHMRING_WATCH_NONBLOCK);
+			if (wfd[n] < 0)
+				break;
+		}
+		if (n == NFD) {
+			extra = shmring_watch_new(self->fd, offs, 1, 0);
+			if (extra >= 0)
+				close(extra);
+		}
+		for (i = 0; i < n; i++)
+			close(wfd[i]);
+		if (n == NFD || wfd[n] != -ENOSPC || !poll_again(start))
+			break;
+	}
+	ASSERT_EQ(NFD, n) TH_LOG("watch fd %d of %d words: %s", n,
+				 SHMRING_WATCH_MAX, strerror(-wfd[n]));
+	ASSERT_EQ(-ENOSPC, extra);
+}
+
+static unsigned long torture_seconds(void)
+{
+	return env_ulong("SHMRING_TORTURE_SECONDS", DEFAULT_SECONDS, MAX_SECONDS);
+}
+
+TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
+{
+	char why[128];
+	int nfds;
+
+	nfds = count_fds();
+	ASSERT_LT(0, nfds);
+	torture_run(_metadata, self, torture_seconds());
+	/* Every child is gone: the test holds what it held at the start. */
+	ASSERT_EQ(nfds, count_fds());
+	torture_settled(_metadata, self);
 
 	/* The final fputs of killed processes may still be on their way. */
 	munmap(self->map, self->size);
@@ -1763,4 +1845,26 @@ TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
 		TH_LOG("after reload: %s", why);
 }
 
-TEST_HARNESS_MAIN
+/* Only when named: see the comment at the top. */
+TEST_F_TIMEOUT(shmring_torture, events_churn, MAX_SECONDS + 120)
+{
+	int nfds;
+
+	nfds = count_fds();
+	ASSERT_LT(0, nfds);
+	self->run.roles = EVENT_ROLES;
+	torture_run(_metadata, self, torture_seconds());
+	ASSERT_EQ(nfds, count_fds());
+	torture_settled(_metadata, self);
+	watch_budget_whole(_metadata, self);
+}
+
+/* A run without arguments, the kselftest runner's, leaves events_churn out. */
+int main(int argc, char **argv)
+{
+	char *plain[] = { argv[0], "-T", "events_churn", NULL };
+
+	if (argc > 1)
+		return test_harness_run(argc, argv);
+	return test_harness_run(3, plain);
+}

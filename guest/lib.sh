@@ -147,6 +147,34 @@ copy_with_libs() {
 	done
 }
 
+# copy_python <root> <script>: Debian's python3 (never another one on PATH)
+# and the standard library modules <script> loads, source and bytecode.
+# The script lists them itself (--imports) after running its cases, on
+# the host, against an eventfd that shmring_watch_driver stands in for the
+# watch fd; the list is made again when the script or python3 changes.
+copy_python() {
+	local root=$1 script=$2 py=/usr/bin/python3 real list f
+	list=$BUILD/selftests/$(basename "$script").imports
+	real=$(readlink -f "$py")
+	if [ ! -s "$list" ] || [ "$script" -nt "$list" ] || [ "$real" -nt "$list" ]; then
+		log "listing the modules $(basename "$script") loads"
+		env -i "$BUILD/selftests/shmring_watch_driver" --eventfd \
+			"$py" -I -S "$script" --imports >"$list.out" 2>"$list.log" || {
+			cat "$list.out" "$list.log" >&2
+			die "$(basename "$script") failed against an eventfd"
+		}
+		grep '^/' "$list.out" >"$list"
+	fi
+	copy_with_libs "$real" "$root"
+	ln -sf "$(basename "$real")" "$root$py"
+	while read -r f; do
+		case $f in
+		*.so) copy_with_libs "$f" "$root" ;;
+		*) mkdir -p "$root$(dirname "$f")" && cp -p "$f" "$root$f" ;;
+		esac
+	done <"$list"
+}
+
 # install_module <root> <release> <ko> [kdir]: the module built by
 # build_module, installed under <root> as a user installs it: modules_install
 # and depmod, then kmod's modprobe and modinfo for /init. Neither signed nor
@@ -199,6 +227,7 @@ build_initramfs() {
 	fi
 	if [ "$job" != run ] && [ "$job" != bench ]; then
 		copy_with_libs "$(command -v stress-ng)" "$root"
+		copy_python "$root" "$TOP/selftests/shmring_watch_loops.py"
 	fi
 	# The tool links libkmod dynamically (Debian ships no static one).
 	mkdir -p "$root/usr/bin" "$root/etc"

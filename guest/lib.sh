@@ -14,7 +14,8 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 HOST_PACKAGES="build-essential bc cpio kmod busybox-static qemu-system-x86
 	rsync xz-utils sparse libelf-dev linux-source-6.12 linux-headers-amd64
 	linux-headers-6.12-amd64 linux-headers-6.12-rt-amd64 stress-ng
-	libkmod-dev pkg-config python3 gnuplot-nox cppcheck spin"
+	libkmod-dev pkg-config python3 gnuplot-nox cppcheck spin
+	cargo rustc librust-tokio-dev librust-libc-dev"
 
 # ensure_packages <pkg>...: installs what is missing; apt-get update first,
 # since a fresh machine has no package lists.

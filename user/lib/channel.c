@@ -68,18 +68,23 @@ static uint64_t live_byte(const struct shmring_channel *ch, int i)
  * record can make a live peer look dead, which it could as well by setting
  * BROKEN.
  */
-static bool peer_dead_as(const struct shmring_channel *ch, int i,
+static bool peer_dead_as(struct shmring_channel *ch, int i,
 			 uint32_t pid, uint32_t f)
 {
 	struct sr_peer *p = &ch->r->ctl.peers[i];
+	bool alive;
 
 	if (!pid)
 		return false;
 	/* The kernel tells (events.c); its pid may be another namespace's. */
 	if (f & SR_PEER_RELEASE)
 		return f & SR_PEER_DEAD;
-	if (!sr_pid_alive(pid, atomic_load_explicit(&p->start,
-						     memory_order_relaxed)))
+	sr_fds_hold();
+	alive = sr_peer_alive(&ch->pidfd[i], pid,
+			      atomic_load_explicit(&p->start,
+						   memory_order_relaxed));
+	sr_fds_release();
+	if (!alive)
 		return true;
 	return ch->file_known && f & SR_PEER_LOCKED &&
 	       atomic_load_explicit(&p->lock_dev, memory_order_relaxed) ==
@@ -89,7 +94,7 @@ static bool peer_dead_as(const struct shmring_channel *ch, int i,
 	       sr_live_lock_gone(ch->sh->fd, live_byte(ch, i));
 }
 
-static bool peer_dead(const struct shmring_channel *ch, int i)
+static bool peer_dead(struct shmring_channel *ch, int i)
 {
 	struct sr_peer *p = &ch->r->ctl.peers[i];
 	uint32_t pid = atomic_load_explicit(&p->pid, memory_order_acquire);
@@ -374,6 +379,13 @@ static int open_check(struct shmring *sh, const char *name, int role,
 	return 0;
 }
 
+/* Off the process's list (events.c): nothing can copy its descriptors. */
+static void handle_free(struct shmring_channel *ch)
+{
+	sr_pidfds_drop(ch->pidfd, SHMRING_MAX_PEERS);
+	free(ch);
+}
+
 int shmring_channel_open(struct shmring *sh, const char *name, int role,
 			 unsigned int flags,
 			 const struct shmring_channel_attr *attr,
@@ -424,7 +436,7 @@ int shmring_channel_open(struct shmring *sh, const char *name, int role,
 	*out = ch;
 	return 0;
 out_free:
-	free(ch);
+	handle_free(ch);
 	return sr_fail(-ret);
 }
 
@@ -437,7 +449,7 @@ int shmring_channel_close(struct shmring_channel *ch)
 	/* A copy fork() gave: the parent's, which only the parent closes. */
 	if (ch->inherited) {
 		sr_handles_del(ch);
-		free(ch);
+		handle_free(ch);
 		return 0;
 	}
 	/* Leave nothing half done in the ring for the others. */
@@ -457,7 +469,7 @@ int shmring_channel_close(struct shmring_channel *ch)
 	sr_notify_all(ch);
 	sr_events_close(ch);
 	sr_handles_del(ch);
-	free(ch);
+	handle_free(ch);
 	return ret ? sr_fail(-ret) : 0;
 }
 
@@ -577,8 +589,10 @@ int shmring_channel_peers(struct shmring *sh, const char *name,
 		if (!pid ||
 		    pid != atomic_load_explicit(&p->pid, memory_order_relaxed))
 			continue;
-		if (role != SHMRING_PRODUCER && role != SHMRING_CONSUMER)
-			return sr_fail(EBADMSG);
+		if (role != SHMRING_PRODUCER && role != SHMRING_CONSUMER) {
+			ret = -EBADMSG;
+			break;
+		}
 		if (n < max)
 			out[n] = (struct shmring_peerinfo){
 				.pid = pid,
@@ -588,5 +602,6 @@ int shmring_channel_peers(struct shmring *sh, const char *name,
 			};
 		n++;
 	}
-	return (int)n;
+	sr_pidfds_drop(ch.pidfd, SHMRING_MAX_PEERS);
+	return ret ? sr_fail(-ret) : (int)n;
 }

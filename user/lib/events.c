@@ -202,6 +202,7 @@ static void child_after_fork(void)
 		ch->lock_fd = -1;
 		memset(ch->release_id, 0, sizeof(ch->release_id));
 		sr_events_close(ch);
+		sr_pidfds_drop(ch->pidfd, SHMRING_MAX_PEERS);
 		ch->inherited = true;
 	}
 	pthread_mutex_unlock(&handles_lock);

@@ -164,6 +164,16 @@ struct sr_pending {
 	uint64_t bytes;
 };
 
+/*
+ * A pidfd on the participant recorded as @pid, @start (liveness.c); @pid 0:
+ * none, so that a zeroed one is empty.
+ */
+struct sr_pidfd {
+	uint32_t pid;
+	int fd;
+	uint64_t start;
+};
+
 /* Release actions of one participant (events.c). */
 #define SR_NR_RELEASE	4
 
@@ -207,6 +217,9 @@ struct shmring_channel {
 	int64_t spin_ns;	/* spin budget before sleeping (block.c) */
 	uint64_t spin_mark;	/* stats.messages at the last sleep */
 	struct shmring_stats stats;
+
+	/* The peers the kernel does not watch, as checked (liveness.c). */
+	struct sr_pidfd pidfd[SHMRING_MAX_PEERS];
 };
 
 /* ---- helpers ---- */
@@ -308,7 +321,8 @@ int sr_wake_word(struct shmring *sh, const void *word, uint32_t count);
 
 /* liveness.c */
 pid_t sr_self(uint64_t *start);
-bool sr_pid_alive(uint32_t pid, uint64_t start);
+bool sr_peer_alive(struct sr_pidfd *pf, uint32_t pid, uint64_t start);
+void sr_pidfds_drop(struct sr_pidfd *pf, unsigned int n);
 int sr_live_lock(int fd, uint64_t byte, uint64_t *dev, uint64_t *ino);
 bool sr_live_lock_gone(int probe_fd, uint64_t byte);
 int sr_lock(_Atomic uint64_t *lock, bool *stolen);
@@ -401,6 +415,9 @@ extern void (*_Atomic sr_test_hook)(const struct shmring_channel *ch,
  * threads for a while: there a WAIT must run out only if a wake-up was lost.
  */
 extern _Atomic int64_t sr_test_liveness_ns;
+/* Liveness as if /proc, or pidfd_open(), were not there. */
+extern _Atomic bool sr_test_no_proc;
+extern _Atomic bool sr_test_no_pidfd;
 #define SR_LIVENESS_NS \
 	atomic_load_explicit(&sr_test_liveness_ns, memory_order_relaxed)
 #define SR_HOOK(ch, step) do {						\

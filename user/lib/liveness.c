@@ -16,14 +16,24 @@
  * participant lives. A child of fork() shares the description, so the lock
  * stays while either process keeps it; the pid still tells of the parent's
  * death.
+ *
+ * A survivor that checks a peer again and again (every liveness slice of a
+ * blocked call, on a buffer whose peers the kernel does not watch) holds a
+ * pidfd on it instead: opened once, checked once against the recorded start
+ * time, then asked with one poll(), which says POLLIN once the process has
+ * exited (a zombie too). No pid reuse can fool it, and it needs no /proc
+ * after the first check. Where pidfd_open() is missing or refused, the /proc
+ * check stands in.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +55,10 @@ static int proc_stat(pid_t pid, char *state, uint64_t *start)
 	ssize_t n;
 	int fd, i;
 
+#ifdef SR_TEST_HOOKS
+	if (atomic_load_explicit(&sr_test_no_proc, memory_order_relaxed))
+		return -ENOSYS;
+#endif
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -113,9 +127,100 @@ static bool alive(uint32_t pid, uint64_t start, uint64_t start_mask)
 	return !start || (now_start & start_mask) == (start & start_mask);
 }
 
-bool sr_pid_alive(uint32_t pid, uint64_t start)
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open	434	/* the same number on every architecture */
+#endif
+
+#ifdef SR_TEST_HOOKS
+_Atomic bool sr_test_no_proc;
+_Atomic bool sr_test_no_pidfd;
+#endif
+
+/* Set once pidfd_open() is found missing (before 5.3) or refused (seccomp). */
+static _Atomic bool no_pidfd;
+
+static int pidfd_open(uint32_t pid)
 {
-	return alive(pid, start, UINT64_MAX);
+	long fd;
+
+#ifdef SR_TEST_HOOKS
+	if (atomic_load_explicit(&sr_test_no_pidfd, memory_order_relaxed))
+		return -ENOSYS;
+#endif
+	if (atomic_load_explicit(&no_pidfd, memory_order_relaxed))
+		return -ENOSYS;
+	fd = syscall(SYS_pidfd_open, (pid_t)pid, 0U);
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		atomic_store_explicit(&no_pidfd, true, memory_order_relaxed);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* Closes the pidfds of @n peers, each once. */
+void sr_pidfds_drop(struct sr_pidfd *pf, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (pf[i].pid)
+			close(pf[i].fd);
+		pf[i] = (struct sr_pidfd){ .fd = -1 };
+	}
+}
+
+/*
+ * Opens a pidfd on @pid and makes sure it is the process recorded with
+ * @start: the pid is looked up after the pidfd is open, so a match means
+ * the pidfd holds that process (its pid cannot have come back). Returns the
+ * pidfd, -ESRCH when that process is gone, or another negative errno when
+ * no pidfd can tell.
+ */
+static int pidfd_of(uint32_t pid, uint64_t start)
+{
+	uint64_t now_start;
+	char state;
+	int fd, ret;
+
+	fd = pidfd_open(pid);
+	if (fd < 0)
+		return fd;
+	ret = proc_stat((pid_t)pid, &state, &now_start);
+	if (ret == -ENOENT || (!ret && start && now_start != start)) {
+		close(fd);
+		return -ESRCH;
+	}
+	/* No /proc: the process that had the pid when the record was read. */
+	return fd;
+}
+
+/*
+ * Whether the participant recorded as @pid, @start lives, through the
+ * pidfd cached in @pf (a zeroed one is empty), which is opened on first
+ * use and replaced when the record names another process. Only a definite
+ * answer counts as dead: an error says alive, as the /proc check does.
+ * Under sr_fds_hold() (events.c) when @pf belongs to a handle: a fork() in
+ * another thread must not give the child a pidfd that no handle names.
+ */
+bool sr_peer_alive(struct sr_pidfd *pf, uint32_t pid, uint64_t start)
+{
+	struct pollfd p;
+	int fd;
+
+	if (!pid || pid > INT32_MAX)
+		return false;
+	if (pf->pid != pid || pf->start != start) {
+		sr_pidfds_drop(pf, 1);
+		fd = pidfd_of(pid, start);
+		if (fd >= 0)
+			*pf = (struct sr_pidfd){ .pid = pid, .fd = fd,
+						 .start = start };
+		if (fd == -ESRCH)
+			return false;
+		if (fd < 0)
+			return alive(pid, start, UINT64_MAX);
+	}
+	p = (struct pollfd){ .fd = pf->fd, .events = POLLIN };
+	/* POLLIN: it has exited. */
+	return poll(&p, 1, 0) != 1 || !(p.revents & POLLIN);
 }
 
 /* A lock word: pid in the low half, the low 32 bits of its start time above. */

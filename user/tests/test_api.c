@@ -1824,23 +1824,39 @@ static int test_stolen_lock_wakes(void)
 	return 0;
 }
 
+/* Once through a fresh pidfd, then again through the one kept. */
+static bool alive_twice(uint32_t pid, uint64_t start)
+{
+	struct sr_pidfd pf = { 0 };
+	bool a = sr_peer_alive(&pf, pid, start);
+
+	CHECK_EQ(sr_peer_alive(&pf, pid, start), a);
+	sr_pidfds_drop(&pf, 1);
+	return a;
+}
+
+/* Through pidfds, then through /proc as where pidfd_open() fails. */
 static int test_liveness(void)
 {
 	siginfo_t si;
 	uint64_t start;
 	pid_t me = sr_self(&start), pid;
+	int pass;
 
 	CHECK(start);
-	CHECK(sr_pid_alive((uint32_t)me, start));
-	CHECK(sr_pid_alive((uint32_t)me, 0));
-	CHECK(!sr_pid_alive((uint32_t)me, start + 1));
-	CHECK(!sr_pid_alive(0, 0));
-	CHECK(!sr_pid_alive(UINT32_MAX, 0));
-	pid = spawn(exit_now, NULL);
-	CHECK(!waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT));
-	CHECK(!sr_pid_alive((uint32_t)pid, 0));
-	CHECK_EQ(reap(pid), 0);
-	CHECK(!sr_pid_alive((uint32_t)pid, 0));
+	for (pass = 0; pass < 2; pass++) {
+		atomic_store(&sr_test_no_pidfd, pass);
+		CHECK(alive_twice((uint32_t)me, start));
+		CHECK(alive_twice((uint32_t)me, 0));
+		CHECK(!alive_twice((uint32_t)me, start + 1));
+		CHECK(!alive_twice(0, 0));
+		CHECK(!alive_twice(UINT32_MAX, 0));
+		pid = spawn(exit_now, NULL);
+		CHECK(!waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT));
+		CHECK(!alive_twice((uint32_t)pid, 0));
+		CHECK_EQ(reap(pid), 0);
+		CHECK(!alive_twice((uint32_t)pid, 0));
+	}
 	return 0;
 }
 

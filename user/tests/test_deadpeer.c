@@ -6,14 +6,25 @@
  * closing is gone as well, though its pid lives on; a live but idle peer
  * must not look dead, nor one whose forked child execs; and once the
  * survivor closes, the channel works for a new pair.
+ *
+ * Where the kernel does not report deaths (the memfd backend), a survivor
+ * checks its peers through pidfds, tested on a memfd buffer as pidfd_*:
+ * one per peer, kept across slices and closed with the handle and in a
+ * forked child; replaced when the entry names another process; a zombie
+ * dead even without /proc; a pid whose start time differs dead; and the
+ * /proc check standing in where pidfd_open() fails.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "util.h"
 
 #define BUF		(4 * MiB)
@@ -484,6 +495,296 @@ static int idle_peer_alive(void)
 	return 0;
 }
 
+/* ---- pidfds (memfd backend) ---- */
+
+#define PIDFD_SLICE_NS	10000000LL	/* 10 ms slices: several per wait */
+
+/*
+ * The pidfds this process holds: the fds whose fdinfo has a "Pid:" line.
+ * Returns how many; the last one's fd and pid go to @fd and @pid.
+ */
+static int pidfds(int *fd, long *pid)
+{
+	char path[300], line[128];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+	FILE *f;
+
+	dir = opendir("/proc/self/fdinfo");
+	CHECK(dir);
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s",
+			 d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;	/* the directory's own fd, gone */
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "Pid:", 4)) {
+				n++;
+				if (fd)
+					*fd = atoi(d->d_name);
+				if (pid)
+					*pid = strtol(line + 4, NULL, 10);
+			}
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+static struct shmring *memfd_buffer(void)
+{
+	struct shmring *sh;
+
+	CHECK_OK(shmring_open_memfd(BUF, &sh));
+	atomic_store(&sr_test_liveness_ns, PIDFD_SLICE_NS);
+	return sh;
+}
+
+/* A live idle producer: recv(@ms) runs out (several slices), not EPIPE. */
+static void wait_out(struct shmring_channel *c, int ms)
+{
+	char buf[16];
+
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf),
+				   (int64_t)ms * 1000000), ETIMEDOUT);
+}
+
+static pid_t start_idle(struct victim *v)
+{
+	pid_t pid = spawn(idle_main, v);
+
+	while (!atomic_load(&v->ready))
+		sleep_ms(1);
+	return pid;
+}
+
+/* Lets an idle_main() child close and exit; EOF follows. */
+static void stop_idle(struct victim *v, pid_t pid,
+		      struct shmring_channel *c)
+{
+	char buf[16];
+
+	atomic_store(&v->ready, 2);
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), -1), 0);
+	CHECK_EQ(reap(pid), 0);
+}
+
+/*
+ * One pidfd per peer, on that peer, opened at the first check and kept:
+ * the same fd after more slices. Closing the handle closes it.
+ */
+static int pidfd_one_per_peer(void)
+{
+	struct shmring *sh = memfd_buffer();
+	struct victim *v = shared_alloc(sizeof(*v));
+	struct shmring_channel *c;
+	int before = pidfds(NULL, NULL), fd = -1, fd2 = -1;
+	long pid = 0, pid2 = 0;
+	pid_t child;
+
+	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
+			      .role = SHMRING_PRODUCER };
+	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
+	child = start_idle(v);
+	wait_out(c, 50);
+	CHECK_EQ(pidfds(&fd, &pid), before + 1);
+	CHECK_EQ(pid, child);
+	wait_out(c, 50);
+	CHECK_EQ(pidfds(&fd2, &pid2), before + 1);
+	CHECK_EQ(fd2, fd);
+	stop_idle(v, child, c);
+	CHECK_OK(shmring_channel_close(c));
+	CHECK_EQ(pidfds(NULL, NULL), before);
+	shmring_close(sh);
+	return 0;
+}
+
+/*
+ * A peer that leaves cleanly and another that takes its entry: the pidfd
+ * follows the entry to the new process, which is alive, and whose death
+ * is then seen.
+ */
+static int pidfd_follows_entry(void)
+{
+	struct shmring *sh = memfd_buffer();
+	struct victim *v = shared_alloc(sizeof(*v));
+	struct shmring_channel *c;
+	int before = pidfds(NULL, NULL);
+	struct killer k;
+	pthread_t t;
+	char buf[16];
+	long pid = 0;
+	pid_t a, b;
+
+	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
+			      .role = SHMRING_PRODUCER };
+	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
+	a = start_idle(v);
+	wait_out(c, 50);
+	stop_idle(v, a, c);
+	/* The second producer, stuck in a message, in the same entry. */
+	v->ready = 0;
+	b = start_victim(v);
+	CHECK(b != a);
+	while (shmring_msg_recv(c, buf, sizeof(buf), 0) > 0)
+		;
+	wait_out(c, 30);	/* b lives: not taken for a */
+	CHECK_EQ(pidfds(NULL, &pid), before + 1);
+	CHECK_EQ(pid, b);
+	kill_during(b, &t, &k);
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), -1), EPIPE);
+	check_bound(t, &k);
+	CHECK_EQ(reap(b), 128 + SIGKILL);
+	CHECK_OK(shmring_channel_close(c));
+	CHECK_EQ(pidfds(NULL, NULL), before);
+	shmring_close(sh);
+	return 0;
+}
+
+/* Clears @bits in the entry of @pid, as if it had never set them. */
+static void entry_clear(struct shmring_channel *ch, pid_t pid, uint32_t bits)
+{
+	int i;
+
+	for (i = 0; i < (int)SHMRING_MAX_PEERS; i++)
+		if (atomic_load(&ch->r->ctl.peers[i].pid) == (uint32_t)pid)
+			atomic_fetch_and(&ch->r->ctl.peers[i].flags, ~bits);
+}
+
+/*
+ * Without /proc, a killed peer that nobody has reaped, a zombie, still
+ * exists for kill(0): only the pidfd can tell that it has exited. The
+ * pidfd was opened while /proc was there, so its start time was checked.
+ * The peer holds no liveness lock, as one that could not take it, so the
+ * lock cannot tell instead.
+ */
+static int pidfd_zombie_without_proc(void)
+{
+	struct shmring *sh = memfd_buffer();
+	struct victim *v = shared_alloc(sizeof(*v));
+	int before = pidfds(NULL, NULL);
+	struct shmring_channel *p;
+	int i = 0;
+	pid_t pid;
+
+	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
+			      .role = SHMRING_CONSUMER };
+	p = chan_c(sh, SHMRING_PRODUCER, SHMRING_MSG);
+	CHECK_EQ(shmring_msg_send(p, &i, sizeof(i), -1), sizeof(i));
+	pid = start_victim(v);
+	entry_clear(p, pid, SR_PEER_LOCKED);
+	/* The ring is full; a wait opens the pidfd. */
+	while (shmring_msg_send(p, &i, sizeof(i), 0) > 0)
+		;
+	CHECK_ERR(shmring_msg_send(p, &i, sizeof(i), 30000000), ETIMEDOUT);
+	CHECK_EQ(pidfds(NULL, NULL), before + 1);
+	atomic_store(&sr_test_no_proc, true);
+	CHECK_OK(kill(pid, SIGKILL));
+	/* A zombie until reaped below; EPIPE within the bound, not a hang. */
+	CHECK_ERR(shmring_msg_send(p, &i, sizeof(i), BOUND_NS), EPIPE);
+	CHECK_EQ(kill(pid, 0), 0);
+	atomic_store(&sr_test_no_proc, false);
+	CHECK_EQ(reap(pid), 128 + SIGKILL);
+	CHECK_OK(shmring_channel_close(p));
+	shmring_close(sh);
+	return 0;
+}
+
+/*
+ * An entry whose start time is not its live process's (what a reused pid
+ * looks like): dead at the first check, and no pidfd is kept on the
+ * stranger.
+ */
+static int pidfd_other_start_dead(void)
+{
+	struct shmring *sh = memfd_buffer();
+	struct victim *v = shared_alloc(sizeof(*v));
+	int before = pidfds(NULL, NULL);
+	struct shmring_channel *c;
+	char buf[16];
+	pid_t pid;
+	int i;
+
+	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
+			      .role = SHMRING_PRODUCER };
+	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
+	pid = start_idle(v);
+	for (i = 0; i < (int)SHMRING_MAX_PEERS; i++)
+		if (atomic_load(&c->r->ctl.peers[i].pid) == (uint32_t)pid)
+			atomic_fetch_add(&c->r->ctl.peers[i].start, 1);
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), BOUND_NS), EPIPE);
+	CHECK_EQ(pidfds(NULL, NULL), before);
+	CHECK_EQ(kill(pid, 0), 0);
+	CHECK_OK(kill(pid, SIGKILL));
+	CHECK_EQ(reap(pid), 128 + SIGKILL);
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+static int child_pidfds(void *arg)
+{
+	(void)arg;
+	return pidfds(NULL, NULL);
+}
+
+/* A child of fork() holds no copy of its parent's pidfds. */
+static int pidfd_not_inherited(void)
+{
+	struct shmring *sh = memfd_buffer();
+	struct victim *v = shared_alloc(sizeof(*v));
+	int before = pidfds(NULL, NULL);
+	struct shmring_channel *c;
+	pid_t pid;
+
+	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
+			      .role = SHMRING_PRODUCER };
+	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
+	pid = start_idle(v);
+	wait_out(c, 30);
+	CHECK_EQ(pidfds(NULL, NULL), before + 1);
+	CHECK_EQ(reap(spawn(child_pidfds, NULL)), before);
+	stop_idle(v, pid, c);
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
+/* Where pidfd_open() fails, /proc tells: a killed peer is still seen. */
+static int pidfd_missing_proc_tells(void)
+{
+	struct shmring *sh = memfd_buffer();
+	struct victim *v = shared_alloc(sizeof(*v));
+	int before = pidfds(NULL, NULL);
+	struct shmring_channel *c;
+	struct killer k;
+	pthread_t t;
+	char buf[16];
+	pid_t pid;
+
+	atomic_store(&sr_test_no_pidfd, true);
+	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
+			      .role = SHMRING_PRODUCER };
+	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
+	pid = start_victim(v);
+	entry_clear(c, pid, SR_PEER_LOCKED);	/* only the pid tells */
+	while (shmring_msg_recv(c, buf, sizeof(buf), 0) > 0)
+		;
+	wait_out(c, 30);
+	CHECK_EQ(pidfds(NULL, NULL), before);
+	kill_during(pid, &t, &k);
+	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), -1), EPIPE);
+	check_bound(t, &k);
+	CHECK_EQ(reap(pid), 128 + SIGKILL);
+	CHECK_OK(shmring_channel_close(c));
+	shmring_close(sh);
+	return 0;
+}
+
 TAP_TESTS(
 	{ "msg_producer_killed", msg_producer_killed, 30 },
 	{ "stream_producer_killed", stream_producer_killed, 30 },
@@ -498,4 +799,10 @@ TAP_TESTS(
 	{ "mpmc_consumer_exec", mpmc_consumer_exec, 30 },
 	{ "exec_seen_by_joiner", exec_seen_by_joiner, 30 },
 	{ "fork_exec_alive", fork_exec_alive, 30 },
+	{ "pidfd_one_per_peer", pidfd_one_per_peer, 30 },
+	{ "pidfd_follows_entry", pidfd_follows_entry, 30 },
+	{ "pidfd_zombie_without_proc", pidfd_zombie_without_proc, 30 },
+	{ "pidfd_other_start_dead", pidfd_other_start_dead, 30 },
+	{ "pidfd_not_inherited", pidfd_not_inherited, 30 },
+	{ "pidfd_missing_proc_tells", pidfd_missing_proc_tells, 30 },
 )

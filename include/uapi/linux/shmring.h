@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * shmring: one buffer of physical pages shared by every process that maps
- * /dev/shmring, with futex-like WAIT/WAKE on 32-bit words inside it.
+ * shmring: buffers of physical pages shared by every process that maps
+ * them, with futex-like WAIT/WAKE on 32-bit words inside them.
+ *
+ * /dev/shmring is the default buffer, sized when the module loads. Further
+ * buffers, instances, are created and destroyed by name at run time
+ * through /dev/shmring-control (struct shmring_create) and appear as
+ * /dev/shmrings/NAME, each with its own pages, size, owner, mode and wait
+ * queues. An instance's device speaks exactly the ioctls of /dev/shmring.
  *
  * The layouts below are identical for 32-bit and 64-bit callers.
  */
@@ -16,6 +22,8 @@
 /* shmring_info.features: what this module offers beyond ABI version 1. */
 #define SHMRING_FEATURE_WATCH	(1ULL << 0)	/* SHMRING_IOC_WATCH and its fds */
 #define SHMRING_FEATURE_RELEASE	(1ULL << 1)	/* SHMRING_IOC_RELEASE_ADD/DEL */
+/* /dev/shmring-control and named instances, SHMRING_IOC_CREATE/DESTROY */
+#define SHMRING_FEATURE_INSTANCES	(1ULL << 2)
 
 /**
  * struct shmring_info - what SHMRING_IOC_INFO reports about the buffer
@@ -30,8 +38,10 @@
  *	counted twice or not at all.
  * @reserved0: zero.
  * @features: SHMRING_FEATURE_* bits: 0 in ABI version 1; version 2 sets
- *	SHMRING_FEATURE_WATCH and SHMRING_FEATURE_RELEASE. Other bits are
- *	reserved for later versions.
+ *	SHMRING_FEATURE_WATCH and SHMRING_FEATURE_RELEASE, and modules that
+ *	have instances also SHMRING_FEATURE_INSTANCES. Instances add a
+ *	device and two ioctls but change nothing a version 2 program does,
+ *	so the version stays 2: test the bit. Other bits are reserved.
  * @reserved: zero.
  */
 struct shmring_info {
@@ -216,6 +226,90 @@ struct shmring_release {
 	__u64 reserved;
 };
 
+#define SHMRING_INST_NAME_MAX	32	/* bytes of a name, its NUL included */
+#define SHMRING_CREATE_NODE	(1U << 0)	/* @node is valid */
+#define SHMRING_CREATE_FLAGS	(SHMRING_CREATE_NODE)
+/* As uid or gid: the caller's own, its fsuid or fsgid. */
+#define SHMRING_ID_CALLER	0xffffffffU
+
+/**
+ * struct shmring_create - argument of SHMRING_IOC_CREATE
+ * @size: bytes, 1 to 1 GiB, rounded up to whole pages.
+ * @flags: 0 or SHMRING_CREATE_NODE.
+ * @mode: permission bits of the device node, 0001 to 0777 (octal).
+ * @uid: owner of the device node, in the caller's user namespace, or
+ *	SHMRING_ID_CALLER.
+ * @gid: group of the device node, likewise.
+ * @node: with SHMRING_CREATE_NODE, the NUMA node whose memory the pages
+ *	come from, and only that node's; else zero.
+ * @reserved0: zero.
+ * @name: the instance's name, NUL-terminated, zero after the NUL: 1 to
+ *	SHMRING_INST_NAME_MAX - 1 characters of [A-Za-z0-9_.-], the first one
+ *	not a '.' or '-' (so no ".", "..", hidden or option-like names).
+ * @reserved: zero.
+ *
+ * On /dev/shmring-control, which any user may open (its mode is 0666),
+ * SHMRING_IOC_CREATE makes an instance: @size bytes of zeroed pages, all
+ * allocated now and charged to the memory cgroup of the caller, and the
+ * device node /dev/shmrings/NAME, created by devtmpfs with @uid, @gid and
+ * @mode (a udev rule may change them; the one shipped does not). The
+ * instance lives until SHMRING_IOC_DESTROY, or until the module unloads.
+ *
+ * Limits: an instance's pages count against the user that created it
+ * (its real uid) until they are freed, as module parameters set:
+ * user_instances instances and user_bytes bytes per user. A caller with
+ * CAP_SYS_ADMIN in the initial user namespace is not limited, and may give
+ * the node any owner and group; other callers may give it only their own
+ * fsuid, and their fsgid or a supplementary group.
+ *
+ * Returns 0, or -1 with errno, checked in this order: EFAULT (bad
+ * argument pointer); EINVAL (unknown @flags, non-zero @reserved0 or
+ * @reserved, @node without SHMRING_CREATE_NODE, a bad @name, @size 0 or
+ * above 1 GiB, @mode 0 or beyond 0777, @uid or @gid not mapped in the
+ * caller's namespace, @node not a possible node number); ENODEV (@node
+ * has no memory: offline or memoryless); EPERM (@uid or @gid not the
+ * caller's own, without CAP_SYS_ADMIN); EEXIST (an instance of that name
+ * exists); ENOSPC (the caller's user_instances or user_bytes would be
+ * exceeded, or the module holds its maximum of instances); ENOMEM (the
+ * pages or the memory cgroup's limit: creation fails, a mapping never
+ * does later; also above half of RAM).
+ */
+struct shmring_create {
+	__u64 size;
+	__u32 flags;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__s32 node;
+	__u32 reserved0;
+	char name[SHMRING_INST_NAME_MAX];
+	__u64 reserved[4];
+};
+
+/**
+ * struct shmring_destroy - argument of SHMRING_IOC_DESTROY
+ * @name: as in struct shmring_create.
+ * @flags: zero.
+ * @reserved0: zero.
+ * @reserved: zero.
+ *
+ * On /dev/shmring-control, by the owner of the instance (the uid its node
+ * was created with) or a caller with CAP_SYS_ADMIN in the initial user
+ * namespace: the name and the device node go at once, so that opens fail
+ * from then on (ENODEV through a file still naming the old node) and the
+ * name may be created again; the pages stay until the last open file and
+ * the last mapping of the instance are gone, which keep working meanwhile.
+ *
+ * Returns 0, or -1 with errno EFAULT, EINVAL (bad @name, non-zero @flags
+ * or reserved fields), ENOENT (no instance of that name) or EPERM.
+ */
+struct shmring_destroy {
+	char name[SHMRING_INST_NAME_MAX];
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
 #define SHMRING_IOC_MAGIC	0xD5
 
 #define SHMRING_IOC_INFO	_IOR(SHMRING_IOC_MAGIC, 0, struct shmring_info)
@@ -230,5 +324,8 @@ struct shmring_release {
 #define SHMRING_IOC_RELEASE_ADD	_IOWR(SHMRING_IOC_MAGIC, 6, struct shmring_release)
 /* Only @id set: offset, op, value, flags and reserved must be 0. */
 #define SHMRING_IOC_RELEASE_DEL	_IOW(SHMRING_IOC_MAGIC, 7, struct shmring_release)
+/* On /dev/shmring-control. */
+#define SHMRING_IOC_CREATE	_IOW(SHMRING_IOC_MAGIC, 8, struct shmring_create)
+#define SHMRING_IOC_DESTROY	_IOW(SHMRING_IOC_MAGIC, 9, struct shmring_destroy)
 
 #endif /* _UAPI_LINUX_SHMRING_H */

@@ -30,4 +30,11 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 #define copy_splice_read generic_file_splice_read
 #endif
 
+/* Before 6.2, device_type.devnode() took a struct device that was not const. */
+#ifdef SHMRING_COMPAT_DEVNODE
+#define SHMRING_DEVNODE_CONST
+#else
+#define SHMRING_DEVNODE_CONST const
+#endif
+
 #endif /* _SHMRING_COMPAT_H */

@@ -6,29 +6,54 @@
 #define _SHMRING_H
 
 #include <linux/atomic.h>
+#include <linux/cdev.h>
+#include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 #include <linux/siphash.h>
+#include <linux/sizes.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
+
+#include <uapi/linux/shmring.h>
+
+#define SHMRING_MAX_SIZE	SZ_1G
 
 struct seq_file;
 struct shmring_bucket;
 struct shmring_watcher;
 
 /**
- * struct shmring_dev - the one shared buffer behind /dev/shmring
- * @misc: the character device.
- * @pages: @nr_pages order-0 pages, allocated at load, freed at unload. The
- *	array never changes while the device is registered, so readers need
- *	no lock; every mapping also holds its own reference on each page.
+ * struct shmring_dev - one shared buffer: the default one or an instance
+ * @misc: the default buffer's character device, /dev/shmring.
+ * @dev: an instance's device, class "shmring", node /dev/shmrings/NAME;
+ *	its refcount is the instance's lifetime (shmring_instance.c).
+ * @cdev: an instance's character device; it holds @dev, and every open
+ *	file of the instance holds it.
+ * @node: entry in the list of instances, from creation until freed.
+ * @name: an instance's name.
+ * @owner: uid of an instance's node.
+ * @group: gid of an instance's node.
+ * @mode: permission bits of an instance's node.
+ * @creator: the user an instance counts against, INVALID_UID for those
+ *	made at load.
+ * @charge: bytes an instance counts against @creator, its size.
+ * @numa_node: the node its pages come from, or NUMA_NO_NODE.
+ * @account: charge the pages and buckets to the caller's memory cgroup.
+ * @registered: an instance's device was added (under the instance lock).
+ * @dead: an instance was destroyed: no new open.
+ * @pages: @nr_pages order-0 pages, allocated at creation, freed with the
+ *	buffer. The array never changes while the buffer has a file, so
+ *	readers need no lock; every mapping also holds its own reference on
+ *	each page.
  * @nr_pages: number of pages in the buffer.
  * @size: buffer size in bytes (@nr_pages << PAGE_SHIFT).
  * @buckets: hash table of waiters, keyed by word offset; each bucket
  *	counts its own waiters, so that WAIT and WAKE on words in different
- *	buckets share no cache line.
+ *	buckets share no cache line. Every buffer has its own.
  * @nr_buckets: size of @buckets, a power of two.
  * @hash_key: siphash key of the hash, random unless hash_seed fixed it.
  * @nr_watched: words watched by all watch fds, at most
@@ -36,6 +61,19 @@ struct shmring_watcher;
  */
 struct shmring_dev {
 	struct miscdevice misc;
+	struct device dev;
+	struct cdev cdev;
+	struct list_head node;
+	char name[SHMRING_INST_NAME_MAX];
+	kuid_t owner;
+	kgid_t group;
+	umode_t mode;
+	kuid_t creator;
+	size_t charge;
+	int numa_node;
+	bool account;
+	bool registered;
+	bool dead;
 	struct page **pages;
 	unsigned long nr_pages;
 	size_t size;
@@ -75,6 +113,15 @@ struct shmring_watch_entry {
 	u64 offset;
 };
 
+/* shmring_main.c */
+extern const struct file_operations shmring_fops;
+int shmring_parse_bytes(const char *val, size_t len, unsigned long *bytes);
+
+/* shmring_instance.c */
+int shmring_instances_init(void);
+void shmring_instances_exit(void);
+struct shmring_dev *shmring_open_dev(struct inode *inode, struct file *file);
+
 /* shmring_mem.c */
 int shmring_mem_alloc(struct shmring_dev *sdev, size_t size);
 void shmring_mem_free(struct shmring_dev *sdev);
@@ -111,7 +158,7 @@ void shmring_release_show_fdinfo(struct seq_file *m, struct file *file);
 /* Only for files of the device itself, not for its watch fds. */
 static inline struct shmring_dev *shmring_from_file(struct file *file)
 {
-	/* shmring_file_open() replaced misc_open()'s miscdevice. */
+	/* shmring_file_open() replaced what open left in private_data. */
 	struct shmring_file *sf = file->private_data;
 
 	return sf->sdev;

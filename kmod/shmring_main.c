@@ -4,7 +4,9 @@
  * maps the same frames, and WAIT/WAKE give futex-like blocking on 32-bit
  * words inside it, which a plain shared futex cannot do on driver pages.
  *
- * This file holds the module parameters, the misc device and its fops.
+ * This file holds the default buffer's module parameters, its misc device,
+ * the fops that it and every instance (shmring_instance.c) share, and the
+ * module's init and exit.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -28,25 +30,22 @@
 #include "shmring.h"
 
 #define SHMRING_DEFAULT_SIZE	SZ_4M
-#define SHMRING_MAX_SIZE	SZ_1G
 
 static unsigned long shmring_size = SHMRING_DEFAULT_SIZE;
 
 /*
- * "size=64M": a number (decimal, 0x hex or 0 octal) with an optional K, M
- * or G; garbage fails the load. Not memparse(), which wraps silently: with
- * it, 2^64 + 4096 loaded a 4 KiB buffer. A value that does not fit fails.
+ * "64M": a number (decimal, 0x hex or 0 octal) of @len bytes at @val with
+ * an optional K, M or G; garbage is -EINVAL, a value that does not fit in
+ * an unsigned long -ERANGE. Not memparse(), which wraps silently: with it,
+ * 2^64 + 4096 loaded a 4 KiB buffer.
  */
-static int shmring_size_set(const char *val, const struct kernel_param *kp)
+int shmring_parse_bytes(const char *val, size_t len, unsigned long *bytes)
 {
-	size_t len = strlen(val);
-	unsigned long long bytes;
+	unsigned long long n;
 	unsigned int shift = 0;
 	char *num;
 	int ret;
 
-	if (len && val[len - 1] == '\n')
-		len--;
 	if (len) {
 		switch (val[len - 1]) {
 		case 'G':
@@ -66,16 +65,33 @@ static int shmring_size_set(const char *val, const struct kernel_param *kp)
 	num = kmemdup_nul(val, shift ? len - 1 : len, GFP_KERNEL);
 	if (!num)
 		return -ENOMEM;
-	ret = kstrtoull(num, 0, &bytes);
+	ret = kstrtoull(num, 0, &n);
 	kfree(num);
-	if (ret == -ERANGE || (!ret && (check_shl_overflow(bytes, shift, &bytes) ||
-					(unsigned long)bytes != bytes))) {
+	if (ret)
+		return ret;
+	if (check_shl_overflow(n, shift, &n) || (unsigned long)n != n)
+		return -ERANGE;
+	*bytes = n;
+	return 0;
+}
+
+/* "size=64M", as shmring_parse_bytes() reads it; garbage fails the load. */
+static int shmring_size_set(const char *val, const struct kernel_param *kp)
+{
+	size_t len = strlen(val);
+	unsigned long bytes;
+	int ret;
+
+	if (len && val[len - 1] == '\n')
+		len--;
+	ret = shmring_parse_bytes(val, len, &bytes);
+	if (ret == -ERANGE) {
 		pr_err("size=%.*s is invalid: must be 1 byte to %u bytes\n",
 		       (int)len, val, SHMRING_MAX_SIZE);
 		return -EINVAL;
 	}
 	if (ret)
-		return -EINVAL;
+		return ret == -ENOMEM ? ret : -EINVAL;
 	*(unsigned long *)kp->arg = bytes;
 	return 0;
 }
@@ -126,7 +142,9 @@ module_param_cb(mode, &shmring_mode_ops, &shmring_mode, 0444);
 MODULE_PARM_DESC(mode,
 		 "Permission bits of /dev/shmring in octal, 0001 to 0777, for systems without a udev rule (default 0600)");
 
-static struct shmring_dev shmring_dev;
+static struct shmring_dev shmring_dev = {
+	.numa_node = NUMA_NO_NODE,
+};
 
 static long shmring_ioctl_info(struct shmring_dev *sdev, void __user *arg)
 {
@@ -137,7 +155,8 @@ static long shmring_ioctl_info(struct shmring_dev *sdev, void __user *arg)
 	info.page_size = PAGE_SIZE;
 	info.abi_version = SHMRING_ABI_VERSION;
 	info.nr_waiters = shmring_nr_waiters(sdev);
-	info.features = SHMRING_FEATURE_WATCH | SHMRING_FEATURE_RELEASE;
+	info.features = SHMRING_FEATURE_WATCH | SHMRING_FEATURE_RELEASE |
+			SHMRING_FEATURE_INSTANCES;
 
 	if (copy_to_user(arg, &info, sizeof(info)))
 		return -EFAULT;
@@ -183,8 +202,11 @@ static long shmring_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
-/* .owner pins the module while any file, and so any mapping, is alive. */
-static const struct file_operations shmring_fops = {
+/*
+ * Of /dev/shmring and of every instance. .owner pins the module while any
+ * file, and so any mapping, is alive.
+ */
+const struct file_operations shmring_fops = {
 	.owner = THIS_MODULE,
 	/* A struct shmring_file per open, for its release actions. */
 	.open = shmring_file_open,
@@ -249,8 +271,14 @@ static int __init shmring_init(void)
 
 	pr_info("%zu bytes (%lu pages) at /dev/shmring, %u wait buckets\n",
 		sdev->size, sdev->nr_pages, sdev->nr_buckets);
+
+	ret = shmring_instances_init();
+	if (ret)
+		goto err_misc;
 	return 0;
 
+err_misc:
+	misc_deregister(&sdev->misc);
 err_wait:
 	shmring_wait_exit(sdev);
 err_mem:
@@ -262,6 +290,7 @@ static void __exit shmring_exit(void)
 {
 	struct shmring_dev *sdev = &shmring_dev;
 
+	shmring_instances_exit();
 	misc_deregister(&sdev->misc);
 	shmring_wait_exit(sdev);
 	shmring_mem_free(sdev);

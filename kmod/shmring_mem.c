@@ -23,28 +23,50 @@
  * Order-0 pages, one allocation each: a large buffer needs no contiguous
  * memory, and a page freed at unload goes back on its own. (vm_insert_pages()
  * would take the tail pages of a compound allocation too; io_uring maps its
- * rings so.) RETRY_MAYFAIL makes a large size fail the load with ENOMEM
- * instead of waking the OOM killer.
+ * rings so.) RETRY_MAYFAIL makes a large size fail with ENOMEM instead of
+ * waking the OOM killer, a memory cgroup's included.
  */
 #define SHMRING_GFP	(GFP_KERNEL | __GFP_ZERO | __GFP_RETRY_MAYFAIL | \
 			 __GFP_NOWARN)
 
+/*
+ * An instance created at run time (@sdev->account) is charged to the
+ * caller's memory cgroup, may be placed on @sdev->numa_node and only
+ * there, gives up when the caller is killed, and fails quietly: the
+ * caller gets the error, the log gets nothing a user could flood it with.
+ */
 int shmring_mem_alloc(struct shmring_dev *sdev, size_t size)
 {
 	unsigned long i, nr_pages = size >> PAGE_SHIFT;
+	gfp_t gfp = SHMRING_GFP;
+	int node = sdev->numa_node;
+
+	if (sdev->account)
+		gfp |= __GFP_ACCOUNT;
+	if (node != NUMA_NO_NODE)
+		gfp |= __GFP_THISNODE;
 
 	sdev->pages = kvcalloc(nr_pages, sizeof(*sdev->pages),
-			       GFP_KERNEL | __GFP_NOWARN);
+			       (sdev->account ? GFP_KERNEL_ACCOUNT : GFP_KERNEL) |
+			       __GFP_NOWARN);
 	if (!sdev->pages) {
-		pr_err("out of memory for the page array of %lu pages\n",
-		       nr_pages);
+		if (!sdev->account)
+			pr_err("out of memory for the page array of %lu pages\n",
+			       nr_pages);
 		return -ENOMEM;
 	}
 
 	for (i = 0; i < nr_pages; i++) {
-		sdev->pages[i] = alloc_page(SHMRING_GFP);
+		if (node == NUMA_NO_NODE)
+			sdev->pages[i] = alloc_page(gfp);
+		else
+			sdev->pages[i] = alloc_pages_node(node, gfp, 0);
 		if (!sdev->pages[i])
 			goto err_free;
+		if (sdev->account && fatal_signal_pending(current)) {
+			i++;
+			goto err_free;
+		}
 		cond_resched();
 	}
 	sdev->nr_pages = nr_pages;
@@ -52,7 +74,8 @@ int shmring_mem_alloc(struct shmring_dev *sdev, size_t size)
 	return 0;
 
 err_free:
-	pr_err("out of memory after %lu of %lu pages\n", i, nr_pages);
+	if (!sdev->account)
+		pr_err("out of memory after %lu of %lu pages\n", i, nr_pages);
 	while (i--)
 		__free_page(sdev->pages[i]);
 	kvfree(sdev->pages);
@@ -62,7 +85,8 @@ err_free:
 
 /*
  * Drops the allocation's reference on each page. Nothing can still map
- * them: every VMA holds the file, and the file holds the module.
+ * them: every VMA holds the file, and the file holds the module and, for
+ * an instance, its device (shmring_instance.c).
  */
 void shmring_mem_free(struct shmring_dev *sdev)
 {

@@ -41,16 +41,18 @@ struct shmring_action {
 	u32 id;
 };
 
-/* misc_open() left the miscdevice in private_data; an open of our own. */
+/* An open of the default buffer or of an instance: a file of our own. */
 int shmring_file_open(struct inode *inode, struct file *file)
 {
-	struct miscdevice *misc = file->private_data;
+	struct shmring_dev *sdev = shmring_open_dev(inode, file);
 	struct shmring_file *sf;
 
+	if (IS_ERR(sdev))
+		return PTR_ERR(sdev);
 	sf = kzalloc(sizeof(*sf), GFP_KERNEL_ACCOUNT);
 	if (!sf)
 		return -ENOMEM;
-	sf->sdev = container_of(misc, struct shmring_dev, misc);
+	sf->sdev = sdev;
 	mutex_init(&sf->lock);
 	INIT_LIST_HEAD(&sf->actions);
 	file->private_data = sf;

@@ -47,10 +47,13 @@
 
 /*
  * Sized as futex sizes its table, 256 buckets per possible CPU, but at
- * most 64 Ki of them: INFO sums a count over every bucket.
+ * most 64 Ki of them: INFO sums a count over every bucket. An instance
+ * made at run time has no more than 64 per page of its buffer, and at
+ * least 64: a small one needs no megabytes of buckets.
  */
 #define SHMRING_BUCKETS_PER_CPU	256
 #define SHMRING_MAX_BUCKETS	BIT(16)
+#define SHMRING_BUCKETS_PER_PAGE	64
 
 /**
  * struct shmring_bucket - one lock and queue of the waiter hash table
@@ -126,7 +129,12 @@ int shmring_wait_init(struct shmring_dev *sdev)
 
 	n = roundup_pow_of_two(SHMRING_BUCKETS_PER_CPU * num_possible_cpus());
 	n = min_t(unsigned long, n, SHMRING_MAX_BUCKETS);
-	sdev->buckets = kvcalloc(n, sizeof(*sdev->buckets), GFP_KERNEL);
+	if (sdev->account)
+		n = min_t(unsigned long, n,
+			  roundup_pow_of_two(sdev->nr_pages *
+					     SHMRING_BUCKETS_PER_PAGE));
+	sdev->buckets = kvcalloc(n, sizeof(*sdev->buckets),
+				 sdev->account ? GFP_KERNEL_ACCOUNT : GFP_KERNEL);
 	if (!sdev->buckets)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {

@@ -226,7 +226,8 @@ TEST_F(events, info_features)
 	ASSERT_EQ(0, shmring_get_info(self->c.fd, &info));
 	EXPECT_EQ(2, SHMRING_ABI_VERSION);
 	EXPECT_EQ(2, info.abi_version);
-	EXPECT_EQ(SHMRING_FEATURE_WATCH | SHMRING_FEATURE_RELEASE, info.features);
+	EXPECT_EQ(SHMRING_FEATURE_WATCH | SHMRING_FEATURE_RELEASE |
+		  SHMRING_FEATURE_INSTANCES, info.features);
 	EXPECT_EQ(0, info.reserved0);
 }
 

@@ -23,8 +23,9 @@
 #include <linux/shmring.h>
 
 #define SHMRING_DEV	"/dev/shmring"
-/* What INFO.features must say in this ABI version. */
-#define SHMRING_FEATURES	(SHMRING_FEATURE_WATCH | SHMRING_FEATURE_RELEASE)
+/* What INFO.features must say: ABI version 2 with instances. */
+#define SHMRING_FEATURES	(SHMRING_FEATURE_WATCH | SHMRING_FEATURE_RELEASE | \
+				 SHMRING_FEATURE_INSTANCES)
 
 #define NSEC_PER_MSEC		1000000LL
 #define NSEC_PER_SEC		1000000000LL

@@ -1,0 +1,1004 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Named instances: /dev/shmring-control's CREATE and DESTROY, the nodes
+ * /dev/shmrings/NAME, and every rule of the uapi header about them: names,
+ * sizes, modes, owners, per-user limits, isolation, destroy while mapped,
+ * memory cgroup accounting, WAIT/WAKE, watch fds and release actions per
+ * instance, and rmmod with instances alive.
+ *
+ * Runs as root; switches to uid 1000 (shmring-user, in group 999) and
+ * 65534 (nobody) in forked children. Every instance it makes is named
+ * "kst-*" and destroyed by the fixture's teardown.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "shmring_util.h"
+
+#define CONTROL_DEV	"/dev/shmring-control"
+#define INST_DIR	"/dev/shmrings/"
+#define PARAM_DIR	MOD_SYSFS "/parameters/"
+#define CGROUP_ROOT	"/sys/fs/cgroup"
+#define CGROUP_TEST	CGROUP_ROOT "/shmring-kst"
+
+#define USER_UID	1000	/* shmring-user */
+#define USER_GID	999	/* shmring, its supplementary group */
+#define NOBODY		65534
+
+static int ctl_open(void)
+{
+	return open(CONTROL_DEV, O_RDWR | O_CLOEXEC);
+}
+
+static void fill_create(struct shmring_create *c, const char *name,
+			uint64_t size, uint32_t mode)
+{
+	memset(c, 0, sizeof(*c));
+	c->size = size;
+	c->mode = mode;
+	c->uid = SHMRING_ID_CALLER;
+	c->gid = SHMRING_ID_CALLER;
+	memcpy(c->name, name, strnlen(name, sizeof(c->name)));
+}
+
+/* CREATE with a fresh control fd: 0 or -errno. */
+static int create_full(const struct shmring_create *c)
+{
+	int fd = ctl_open(), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, SHMRING_IOC_CREATE, c) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int create(const char *name, uint64_t size, uint32_t mode)
+{
+	struct shmring_create c;
+
+	fill_create(&c, name, size, mode);
+	return create_full(&c);
+}
+
+static int create_owned(const char *name, uint64_t size, uint32_t mode,
+			uint32_t uid, uint32_t gid)
+{
+	struct shmring_create c;
+
+	fill_create(&c, name, size, mode);
+	c.uid = uid;
+	c.gid = gid;
+	return create_full(&c);
+}
+
+static int destroy(const char *name)
+{
+	struct shmring_destroy d;
+	int fd = ctl_open(), ret;
+
+	if (fd < 0)
+		return -errno;
+	memset(&d, 0, sizeof(d));
+	memcpy(d.name, name, strnlen(name, sizeof(d.name)));
+	ret = ioctl(fd, SHMRING_IOC_DESTROY, &d) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int inst_open(const char *name, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), INST_DIR "%s", name);
+	return open(path, flags | O_CLOEXEC);
+}
+
+static int inst_stat(const char *name, struct stat *st)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), INST_DIR "%s", name);
+	return stat(path, st) ? -errno : 0;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* A number read from a sysfs or cgroup file, or -1. */
+static long long read_num(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+static void set_param(const char *name, unsigned long long val)
+{
+	char path[128], num[32];
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	snprintf(num, sizeof(num), "%llu", val);
+	write_file(path, num);
+}
+
+/*
+ * Forks a child that becomes @uid with primary group @gid and @gid as its
+ * only supplementary group; returns its pid to the parent, 0 in the child.
+ */
+static pid_t as_user(uid_t uid, gid_t gid)
+{
+	pid_t pid = spawn();
+
+	if (pid)
+		return pid;
+	if (setgroups(1, &gid) || setresgid(gid, gid, gid) ||
+	    setresuid(uid, uid, uid))
+		_exit(120);
+	return 0;
+}
+
+/* The child's exit code, or 255 if it did not exit. */
+static int child_status(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return 255;
+	return WEXITSTATUS(st);
+}
+
+/* A child's result: 0 for success, else errno, as an exit code. */
+static int code(int ret)
+{
+	return ret < 0 ? -ret : 0;
+}
+
+static const char * const test_names[] = {
+	"kst-a", "kst-b", "kst-c", "kst-d", "kst-user", "kst-user2",
+	"kst-user3", "kst-cg", "kst-mapped", "kst-node", "kst-big",
+	"A-z_0.9", "kst-123456789012345678901234567",
+};
+
+FIXTURE(inst) {
+	size_t page;
+};
+
+FIXTURE_SETUP(inst)
+{
+	size_t i;
+
+	self->page = sysconf(_SC_PAGESIZE);
+	ASSERT_EQ(0, geteuid()) TH_LOG("the instance tests need root");
+	if (access(CONTROL_DEV, F_OK))
+		SKIP(return, "no %s: a module without instances", CONTROL_DEV);
+	for (i = 0; i < ARRAY_SIZE(test_names); i++)
+		destroy(test_names[i]);
+}
+
+FIXTURE_TEARDOWN(inst)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(test_names); i++)
+		destroy(test_names[i]);
+	set_param("user_instances", 16);
+	set_param("user_bytes", 256ULL << 20);
+}
+
+/* The default device announces instances; ABI 2 stays ABI 2. */
+TEST_F(inst, default_info)
+{
+	struct shmring_info info;
+	struct stat st;
+	int fd;
+
+	fd = shmring_open(O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, shmring_get_info(fd, &info));
+	EXPECT_EQ(2, info.abi_version);
+	EXPECT_EQ(SHMRING_FEATURE_WATCH | SHMRING_FEATURE_RELEASE |
+		  SHMRING_FEATURE_INSTANCES, info.features);
+	close(fd);
+	ASSERT_EQ(0, stat(CONTROL_DEV, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(0666, st.st_mode & 07777);
+	EXPECT_EQ(96U, sizeof(struct shmring_create));
+	EXPECT_EQ(56U, sizeof(struct shmring_destroy));
+}
+
+/* Create, open, INFO, mmap zeroed pages, read/write, destroy. */
+TEST_F(inst, create_open_map_destroy)
+{
+	struct shmring_info info;
+	size_t size = 16 * self->page, i;
+	uint8_t *map, buf[8];
+	struct stat st;
+	int fd;
+
+	ASSERT_EQ(0, create("kst-a", size, 0640));
+	ASSERT_EQ(0, inst_stat("kst-a", &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(0640, st.st_mode & 07777);
+	EXPECT_EQ(0, st.st_uid);
+	EXPECT_EQ(0, st.st_gid);
+	EXPECT_EQ((long long)size, read_num("/sys/class/shmring/kst-a/size"));
+	EXPECT_EQ(-1, read_num("/sys/class/shmring/kst-a/numa_node"));
+	EXPECT_EQ(0, read_num("/sys/class/shmring/kst-a/creator"));
+
+	fd = inst_open("kst-a", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, shmring_get_info(fd, &info));
+	EXPECT_EQ(size, info.size);
+	EXPECT_EQ(self->page, info.page_size);
+	EXPECT_EQ(2, info.abi_version);
+	EXPECT_EQ(0, info.nr_waiters);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	for (i = 0; i < size; i++)
+		if (map[i])
+			break;
+	EXPECT_EQ(size, i) TH_LOG("byte %zu not zero", i);
+	memcpy(map + size - 8, "instance", 8);
+	ASSERT_EQ(8, pread(fd, buf, 8, size - 8));
+	EXPECT_EQ(0, memcmp(buf, "instance", 8));
+	/* The same bounds as the default device. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size + self->page, PROT_READ,
+				   MAP_SHARED, fd, 0));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, self->page, PROT_READ, MAP_PRIVATE,
+				   fd, 0));
+	munmap(map, size);
+	close(fd);
+
+	EXPECT_EQ(0, destroy("kst-a"));
+	EXPECT_EQ(-ENOENT, inst_stat("kst-a", &st));
+	EXPECT_EQ(-1, inst_open("kst-a", O_RDWR));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-ENOENT, destroy("kst-a"));
+	/* The ioctls of the control device are not the buffer's. */
+	fd = ctl_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_INFO, &info));
+	EXPECT_EQ(ENOTTY, errno);
+	close(fd);
+	fd = shmring_open(O_RDWR);
+	ASSERT_LE(0, fd);
+	{
+		struct shmring_create c;
+
+		fill_create(&c, "kst-a", size, 0600);
+		EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_CREATE, &c));
+		EXPECT_EQ(ENOTTY, errno);
+	}
+	close(fd);
+}
+
+/* Sizes round up to pages; 0 and above 1 GiB are EINVAL. */
+TEST_F(inst, sizes)
+{
+	struct shmring_info info;
+	int fd;
+
+	ASSERT_EQ(0, create("kst-a", 1, 0600));
+	fd = inst_open("kst-a", O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, shmring_get_info(fd, &info));
+	EXPECT_EQ(self->page, info.size);
+	close(fd);
+	ASSERT_EQ(0, create("kst-b", self->page + 1, 0600));
+	fd = inst_open("kst-b", O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, shmring_get_info(fd, &info));
+	EXPECT_EQ(2 * self->page, info.size);
+	close(fd);
+	EXPECT_EQ(-EINVAL, create("kst-c", 0, 0600));
+	EXPECT_EQ(-EINVAL, create("kst-c", (1ULL << 30) + 1, 0600));
+	EXPECT_EQ(-EINVAL, create("kst-c", UINT64_MAX, 0600));
+	EXPECT_EQ(-EINVAL, create("kst-c", 1ULL << 63, 0600));
+	EXPECT_EQ(-ENOENT, inst_stat("kst-c", &(struct stat){}));
+}
+
+/* Names: the charset, the length, the padding; EEXIST; reuse. */
+TEST_F(inst, names)
+{
+	static const char * const bad[] = {
+		"", ".", "..", "a/b", "/", "-x", ".hidden", "a b", "a\tb",
+		"a\nb", "caf\xc3\xa9", "a:b", "a*", "../x", "a\\b",
+		"12345678901234567890123456789012",	/* 32: no room for NUL */
+	};
+	struct shmring_create c;
+	struct shmring_destroy d;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		fill_create(&c, "x", self->page, 0600);
+		memset(c.name, 0, sizeof(c.name));
+		memcpy(c.name, bad[i], strlen(bad[i]));
+		EXPECT_EQ(-EINVAL, create_full(&c)) TH_LOG("name \"%s\"", bad[i]);
+	}
+	/* Bytes after the NUL must be zero. */
+	fill_create(&c, "kst-a", self->page, 0600);
+	c.name[10] = 'x';
+	EXPECT_EQ(-EINVAL, create_full(&c));
+
+	EXPECT_EQ(0, create("A-z_0.9", self->page, 0600));
+	EXPECT_EQ(0, inst_stat("A-z_0.9", &(struct stat){}));
+	/* 31 characters, the longest. */
+	EXPECT_EQ(0, create("kst-123456789012345678901234567", self->page,
+			    0600));
+	EXPECT_EQ(0, inst_stat("kst-123456789012345678901234567",
+			       &(struct stat){}));
+
+	EXPECT_EQ(0, create("kst-a", self->page, 0600));
+	EXPECT_EQ(-EEXIST, create("kst-a", self->page, 0600));
+	EXPECT_EQ(-EEXIST, create("kst-a", 2 * self->page, 0644));
+	EXPECT_EQ(0, destroy("kst-a"));
+	EXPECT_EQ(0, create("kst-a", 2 * self->page, 0600));
+
+	/* DESTROY's name is checked alike. */
+	fd = ctl_open();
+	ASSERT_LE(0, fd);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(&d, 0, sizeof(d));
+		memcpy(d.name, bad[i], strlen(bad[i]));
+		EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_DESTROY, &d));
+		EXPECT_EQ(EINVAL, errno) TH_LOG("name \"%s\"", bad[i]);
+	}
+	close(fd);
+	EXPECT_EQ(-ENOENT, destroy("kst-nothing"));
+}
+
+/* Every reserved field and flag, bad modes, node numbers, EFAULT. */
+TEST_F(inst, hostile_args)
+{
+	struct shmring_create c;
+	struct shmring_destroy d;
+	size_t i;
+	int fd;
+
+	fill_create(&c, "kst-a", self->page, 0600);
+	c.flags = 1U << 1;
+	EXPECT_EQ(-EINVAL, create_full(&c));
+	c.flags = ~0U;
+	EXPECT_EQ(-EINVAL, create_full(&c));
+	fill_create(&c, "kst-a", self->page, 0600);
+	c.reserved0 = 1;
+	EXPECT_EQ(-EINVAL, create_full(&c));
+	for (i = 0; i < 4; i++) {
+		fill_create(&c, "kst-a", self->page, 0600);
+		c.reserved[i] = 1ULL << 63;
+		EXPECT_EQ(-EINVAL, create_full(&c));
+	}
+	fill_create(&c, "kst-a", self->page, 0600);
+	c.node = 1;	/* without SHMRING_CREATE_NODE */
+	EXPECT_EQ(-EINVAL, create_full(&c));
+	fill_create(&c, "kst-a", self->page, 0600);
+	c.flags = SHMRING_CREATE_NODE;
+	c.node = -1;
+	EXPECT_EQ(-EINVAL, create_full(&c));
+	c.node = 1 << 20;
+	EXPECT_EQ(-EINVAL, create_full(&c));
+	c.node = INT32_MIN;
+	EXPECT_EQ(-EINVAL, create_full(&c));
+
+	EXPECT_EQ(-EINVAL, create("kst-a", self->page, 0));
+	EXPECT_EQ(-EINVAL, create("kst-a", self->page, 01000));
+	EXPECT_EQ(-EINVAL, create("kst-a", self->page, 04600));
+	EXPECT_EQ(-EINVAL, create("kst-a", self->page, 0170600));
+	EXPECT_EQ(-EINVAL, create("kst-a", self->page, ~0U));
+	EXPECT_EQ(-ENOENT, inst_stat("kst-a", &(struct stat){}));
+
+	fd = ctl_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_CREATE, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_CREATE, (void *)-4096L));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_DESTROY, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, _IOW(SHMRING_IOC_MAGIC, 10, struct shmring_create),
+			    &c));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_WAKE, &c));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, self->page, PROT_READ, MAP_SHARED,
+				   fd, 0));
+
+	memset(&d, 0, sizeof(d));
+	memcpy(d.name, "kst-a", 5);
+	d.flags = 1;
+	EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_DESTROY, &d));
+	EXPECT_EQ(EINVAL, errno);
+	d.flags = 0;
+	d.reserved0 = 1;
+	EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_DESTROY, &d));
+	EXPECT_EQ(EINVAL, errno);
+	d.reserved0 = 0;
+	d.reserved[1] = 1;
+	EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_DESTROY, &d));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+
+	/* Random bytes, many times: never a crash, never an instance. */
+	{
+		uint32_t seed = 0x5eed;
+		int n, made = 0;
+
+		fd = ctl_open();
+		ASSERT_LE(0, fd);
+		for (n = 0; n < 20000; n++) {
+			uint32_t *w = (uint32_t *)&c;
+
+			for (i = 0; i < sizeof(c) / 4; i++)
+				w[i] = xorshift(&seed);
+			made += !ioctl(fd, SHMRING_IOC_CREATE, &c);
+			for (i = 0; i < sizeof(d) / 4; i++)
+				((uint32_t *)&d)[i] = xorshift(&seed);
+			EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_DESTROY, &d));
+		}
+		close(fd);
+		EXPECT_EQ(0, made);
+	}
+}
+
+/* Whether @n is in a sysfs node list such as "0-1,3". */
+static bool in_list(const char *list, int n)
+{
+	const char *p = list;
+	char *end;
+
+	while (*p && *p != '\n') {
+		long lo = strtol(p, &end, 10), hi = lo;
+
+		if (end == p)
+			return false;
+		if (*end == '-')
+			hi = strtol(end + 1, &end, 10);
+		if (n >= lo && n <= hi)
+			return true;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return false;
+}
+
+static int read_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* A NUMA node: one with memory works; one without is ENODEV. */
+TEST_F(inst, numa_node)
+{
+	char possible[256] = "0", memory[256] = "0";
+	struct shmring_create c;
+	int node, first = -1, none = -1;
+
+	/* Without NUMA, node 0 is the only one, with all the memory. */
+	read_str("/sys/devices/system/node/possible", possible, sizeof(possible));
+	read_str("/sys/devices/system/node/has_memory", memory, sizeof(memory));
+	for (node = 0; node < 1024; node++) {
+		if (!in_list(possible, node))
+			continue;
+		if (in_list(memory, node)) {
+			if (first < 0)
+				first = node;
+		} else if (none < 0) {
+			none = node;
+		}
+	}
+	ASSERT_LE(0, first);
+	fill_create(&c, "kst-node", 4 * self->page, 0600);
+	c.flags = SHMRING_CREATE_NODE;
+	c.node = first;
+	ASSERT_EQ(0, create_full(&c));
+	EXPECT_EQ(first, read_num("/sys/class/shmring/kst-node/numa_node"));
+
+	/*
+	 * Not a skip, which make check counts as a failure: a machine with
+	 * no memoryless node cannot show ENODEV, and says so in the log.
+	 */
+	if (none < 0) {
+		TH_LOG("no possible node without memory (possible %s): ENODEV not exercised",
+		       possible);
+		return;
+	}
+	fill_create(&c, "kst-a", self->page, 0600);
+	c.flags = SHMRING_CREATE_NODE;
+	c.node = none;
+	EXPECT_EQ(-ENODEV, create_full(&c));
+}
+
+/* Owner, group and mode as asked; EACCES for the others. */
+TEST_F(inst, owner_mode_isolation)
+{
+	uint8_t *a, *b;
+	struct stat st;
+	pid_t pid;
+	int fa, fb;
+
+	ASSERT_EQ(0, create_owned("kst-user", 4 * self->page, 0600, USER_UID,
+				  USER_UID));
+	ASSERT_EQ(0, inst_stat("kst-user", &st));
+	EXPECT_EQ(USER_UID, st.st_uid);
+	EXPECT_EQ(USER_UID, st.st_gid);
+	EXPECT_EQ(0600, st.st_mode & 07777);
+	ASSERT_EQ(0, create_owned("kst-b", 4 * self->page, 0660, 0, USER_GID));
+	ASSERT_EQ(0, inst_stat("kst-b", &st));
+	EXPECT_EQ(0, st.st_uid);
+	EXPECT_EQ(USER_GID, st.st_gid);
+	EXPECT_EQ(0660, st.st_mode & 07777);
+
+	/* Data written in one instance is in no other. */
+	fa = inst_open("kst-user", O_RDWR);
+	fb = inst_open("kst-b", O_RDWR);
+	ASSERT_LE(0, fa);
+	ASSERT_LE(0, fb);
+	a = mmap(NULL, 4 * self->page, PROT_READ | PROT_WRITE, MAP_SHARED, fa, 0);
+	b = mmap(NULL, 4 * self->page, PROT_READ | PROT_WRITE, MAP_SHARED, fb, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_NE(MAP_FAILED, b);
+	memset(a, 0x5a, 4 * self->page);
+	EXPECT_EQ(0, b[0]);
+	EXPECT_EQ(0, b[4 * self->page - 1]);
+	munmap(a, 4 * self->page);
+	munmap(b, 4 * self->page);
+	close(fa);
+	close(fb);
+
+	/* The owner opens its 0600 instance; the group its 0660 one. */
+	pid = as_user(USER_UID, USER_GID);
+	if (!pid) {
+		int fd = inst_open("kst-user", O_RDWR);
+		uint8_t v = 0;
+
+		if (fd < 0 || pread(fd, &v, 1, 0) != 1 || v != 0x5a)
+			_exit(1);
+		close(fd);
+		fd = inst_open("kst-b", O_RDWR);
+		_exit(fd < 0 ? 2 : 0);
+	}
+	EXPECT_EQ(0, child_status(pid));
+
+	/* Nobody else: EACCES, for reading too. */
+	pid = as_user(NOBODY, NOBODY);
+	if (!pid) {
+		if (inst_open("kst-user", O_RDONLY) >= 0)
+			_exit(1);
+		if (errno != EACCES)
+			_exit(2);
+		if (inst_open("kst-b", O_RDONLY) >= 0)
+			_exit(3);
+		_exit(errno == EACCES ? 0 : 4);
+	}
+	EXPECT_EQ(0, child_status(pid));
+}
+
+/* Unprivileged creation: own ids only, EPERM otherwise; destroy rights. */
+TEST_F(inst, unprivileged)
+{
+	struct stat st;
+	pid_t pid;
+
+	pid = as_user(USER_UID, USER_GID);
+	if (!pid) {
+		int ret = create("kst-user", 2 * self->page, 0600);
+
+		_exit(code(ret));
+	}
+	ASSERT_EQ(0, child_status(pid));
+	ASSERT_EQ(0, inst_stat("kst-user", &st));
+	EXPECT_EQ(USER_UID, st.st_uid);
+	EXPECT_EQ(USER_GID, st.st_gid);
+	EXPECT_EQ(USER_UID, read_num("/sys/class/shmring/kst-user/creator"));
+
+	ASSERT_EQ(0, create("kst-a", self->page, 0666));
+	pid = as_user(USER_UID, USER_GID);
+	if (!pid) {
+		/* Another uid, a group not ours, root's: EPERM. */
+		if (create_owned("kst-user2", self->page, 0600, 0,
+				 SHMRING_ID_CALLER) != -EPERM)
+			_exit(1);
+		if (create_owned("kst-user2", self->page, 0600, NOBODY,
+				 SHMRING_ID_CALLER) != -EPERM)
+			_exit(2);
+		if (create_owned("kst-user2", self->page, 0600,
+				 SHMRING_ID_CALLER, 0) != -EPERM)
+			_exit(3);
+		/* Our own ids, spelt out, and our group. */
+		if (create_owned("kst-user2", self->page, 0660, USER_UID,
+				 USER_GID))
+			_exit(4);
+		/* A root-owned instance is not ours to destroy. */
+		if (destroy("kst-a") != -EPERM)
+			_exit(5);
+		/* Ours is. */
+		if (destroy("kst-user2"))
+			_exit(6);
+		_exit(0);
+	}
+	EXPECT_EQ(0, child_status(pid));
+	EXPECT_EQ(0, inst_stat("kst-a", &st));
+	EXPECT_EQ(-ENOENT, inst_stat("kst-user2", &st));
+
+	/* Nobody cannot destroy shmring-user's; root can. */
+	pid = as_user(NOBODY, NOBODY);
+	if (!pid)
+		_exit(code(destroy("kst-user")));
+	EXPECT_EQ(EPERM, child_status(pid));
+	EXPECT_EQ(0, destroy("kst-user"));
+}
+
+/* user_instances and user_bytes, per user; destroyed but mapped counts. */
+TEST_F(inst, limits)
+{
+	pid_t pid;
+
+	set_param("user_instances", 2);
+	set_param("user_bytes", 4 * self->page);
+	pid = as_user(USER_UID, USER_GID);
+	if (!pid) {
+		int fd;
+		void *p;
+
+		if (create("kst-user", self->page, 0600))
+			_exit(1);
+		if (create("kst-user2", 2 * self->page, 0600))
+			_exit(2);
+		/* Third instance: ENOSPC, whatever the size. */
+		if (create("kst-user3", 1, 0600) != -ENOSPC)
+			_exit(3);
+		if (destroy("kst-user2"))
+			_exit(4);
+		/* Bytes: 1 page used, 3 left. */
+		if (create("kst-user2", 4 * self->page, 0600) != -ENOSPC)
+			_exit(5);
+		if (create("kst-user2", 3 * self->page, 0600))
+			_exit(6);
+		/* A destroyed instance counts until its last user goes. */
+		fd = inst_open("kst-user2", O_RDWR);
+		if (fd < 0)
+			_exit(7);
+		p = mmap(NULL, 3 * self->page, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			_exit(8);
+		close(fd);
+		if (destroy("kst-user2"))
+			_exit(9);
+		if (create("kst-user3", self->page, 0600) != -ENOSPC)
+			_exit(10);
+		munmap(p, 3 * self->page);
+		if (create("kst-user3", self->page, 0600))
+			_exit(11);
+		_exit(0);
+	}
+	EXPECT_EQ(0, child_status(pid));
+
+	/* Another user has limits of its own. */
+	pid = as_user(NOBODY, NOBODY);
+	if (!pid)
+		_exit(code(create("kst-d", self->page, 0600)));
+	EXPECT_EQ(0, child_status(pid));
+	/* Root is not limited. */
+	EXPECT_EQ(0, create("kst-a", self->page, 0600));
+	EXPECT_EQ(0, create("kst-b", self->page, 0600));
+	EXPECT_EQ(0, create("kst-c", 8 * self->page, 0600));
+}
+
+/* Destroy while mapped: the mapping and open fds keep working. */
+TEST_F(inst, destroy_while_mapped)
+{
+	size_t size = 8 * self->page;
+	char path[64];
+	uint32_t *map;
+	struct stat st;
+	int fd, fd2;
+
+	ASSERT_EQ(0, create("kst-mapped", size, 0600));
+	fd = inst_open("kst-mapped", O_RDWR);
+	ASSERT_LE(0, fd);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	map[0] = 0xfeedf00d;
+	map[size / 4 - 1] = 7;
+
+	ASSERT_EQ(0, destroy("kst-mapped"));
+	/* The name and node are gone at once. */
+	EXPECT_EQ(-ENOENT, inst_stat("kst-mapped", &st));
+	EXPECT_EQ(-1, inst_open("kst-mapped", O_RDWR));
+	/* Reopening through the old inode fails too. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	fd2 = open(path, O_RDWR | O_CLOEXEC);
+	EXPECT_EQ(-1, fd2);
+	EXPECT_EQ(ENODEV, errno);
+	/* The old file and mapping still work. */
+	EXPECT_EQ(0xfeedf00d, map[0]);
+	EXPECT_EQ(-EAGAIN, shmring_wait(fd, 0, 0, 0, 0));
+	EXPECT_EQ(-ETIMEDOUT, shmring_wait(fd, 4, 0, 0, 0));
+	EXPECT_EQ(0, shmring_wake(fd, 0, 1));
+	{
+		uint32_t v = 0;
+
+		EXPECT_EQ(4, pread(fd, &v, 4, size - 4));
+		EXPECT_EQ(7, v);
+	}
+	/* The name can be taken again: by a new, zeroed buffer. */
+	ASSERT_EQ(0, create("kst-mapped", self->page, 0600));
+	fd2 = inst_open("kst-mapped", O_RDWR);
+	ASSERT_LE(0, fd2);
+	{
+		uint32_t v = 1;
+
+		EXPECT_EQ(4, pread(fd2, &v, 4, 0));
+		EXPECT_EQ(0, v);
+	}
+	close(fd2);
+	close(fd);
+	/* The mapping alone keeps the old pages. */
+	map[1] = 3;
+	EXPECT_EQ(3, map[1]);
+	EXPECT_EQ(0xfeedf00d, map[0]);
+	munmap(map, size);
+}
+
+struct waiter {
+	int fd;
+	uint64_t off;
+	int ret;
+	int done;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->ret = shmring_wait(w->fd, w->off, 0, 0, 20 * NSEC_PER_SEC);
+	__atomic_store_n(&w->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* WAIT/WAKE, watch fds and release actions are each instance's own. */
+TEST_F(inst, wait_wake_per_instance)
+{
+	struct waiter w = { .off = 0 };
+	uint64_t off = 0;
+	pthread_t t;
+	int fa, fb, fd, wfd;
+	uint32_t *map;
+	int64_t id;
+
+	ASSERT_EQ(0, create("kst-a", self->page, 0600));
+	ASSERT_EQ(0, create("kst-b", self->page, 0600));
+	fa = inst_open("kst-a", O_RDWR);
+	fb = inst_open("kst-b", O_RDWR);
+	ASSERT_LE(0, fa);
+	ASSERT_LE(0, fb);
+	w.fd = fa;
+	ASSERT_EQ(0, pthread_create(&t, NULL, wait_thread, &w));
+	ASSERT_EQ(1, await_nr_waiters(fa, 1));
+	EXPECT_EQ(0, nr_waiters(fb));
+	/* Same offset on another instance, or on the default device: none. */
+	EXPECT_EQ(0, shmring_wake(fb, 0, UINT32_MAX));
+	fd = shmring_open(O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, shmring_wake(fd, 0, UINT32_MAX));
+	close(fd);
+	usleep(20000);
+	EXPECT_EQ(0, __atomic_load_n(&w.done, __ATOMIC_SEQ_CST));
+	EXPECT_EQ(1, shmring_wake(fa, 0, 1));
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, w.ret);
+
+	/* A watch fd on b sees b's WAKEs only. */
+	wfd = shmring_watch_new(fb, &off, 1, SHMRING_WATCH_NONBLOCK);
+	ASSERT_LE(0, wfd);
+	EXPECT_EQ(0, shmring_wake(fa, 0, 1));
+	EXPECT_EQ(-EAGAIN, shmring_watch_read(wfd));
+	EXPECT_EQ(0, shmring_wake(fb, 0, 1));
+	EXPECT_EQ(1, shmring_watch_read(wfd));
+
+	/* A release action on an open of b stores into b, and wakes b's. */
+	fd = inst_open("kst-b", O_RDWR);
+	ASSERT_LE(0, fd);
+	id = shmring_release_add(fd, 0, SHMRING_RELEASE_STORE, 42);
+	ASSERT_LT(0, id);
+	close(fd);
+	EXPECT_EQ(1, shmring_watch_read(wfd));
+	map = mmap(NULL, self->page, PROT_READ, MAP_SHARED, fb, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(42, map[0]);
+	munmap(map, self->page);
+	map = mmap(NULL, self->page, PROT_READ, MAP_SHARED, fa, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(0, map[0]);
+	munmap(map, self->page);
+	/* A watch fd outlives DESTROY, as its open file does. */
+	close(fb);
+	EXPECT_EQ(0, destroy("kst-b"));
+	EXPECT_EQ(-EAGAIN, shmring_watch_read(wfd));
+	close(wfd);
+	close(fa);
+}
+
+/* cgroup v2 mounted, the memory controller on for children; or a skip. */
+static int cgroup_ready(void)
+{
+	if (access(CGROUP_ROOT "/cgroup.controllers", F_OK)) {
+		mkdir(CGROUP_ROOT, 0755);
+		if (mount("cgroup2", CGROUP_ROOT, "cgroup2", 0, NULL))
+			return -errno;
+	}
+	if (write_file(CGROUP_ROOT "/cgroup.subtree_control", "+memory"))
+		return -ENOENT;
+	rmdir(CGROUP_TEST);
+	if (mkdir(CGROUP_TEST, 0755))
+		return -errno;
+	return 0;
+}
+
+/* Pages are charged to the creator's memory cgroup, all at creation. */
+TEST_F(inst, memcg)
+{
+	long long before, created, destroyed, freed;
+	size_t size = 16 << 20;
+	char pid[32];
+	void *map;
+	int fd, ret;
+
+	ret = cgroup_ready();
+	if (ret)
+		SKIP(return, "no cgroup v2 memory controller: %s", strerror(-ret));
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, write_file(CGROUP_TEST "/cgroup.procs", pid));
+
+	/* memory.max below the size: ENOMEM now, not SIGBUS later. */
+	ASSERT_EQ(0, write_file(CGROUP_TEST "/memory.max", "8M"));
+	EXPECT_EQ(-ENOMEM, create("kst-cg", size, 0600));
+	EXPECT_EQ(-ENOENT, inst_stat("kst-cg", &(struct stat){}));
+	ASSERT_EQ(0, write_file(CGROUP_TEST "/memory.max", "max"));
+
+	before = read_num(CGROUP_TEST "/memory.current");
+	ASSERT_EQ(0, create("kst-cg", size, 0600));
+	created = read_num(CGROUP_TEST "/memory.current");
+	TH_LOG("memory.current %lld -> %lld after creating %zu bytes",
+	       before, created, size);
+	EXPECT_LE(before + (long long)size, created);
+	EXPECT_GE(before + (long long)size + (4 << 20), created);
+
+	fd = inst_open("kst-cg", O_RDWR);
+	ASSERT_LE(0, fd);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	close(fd);
+	ASSERT_EQ(0, destroy("kst-cg"));
+	destroyed = read_num(CGROUP_TEST "/memory.current");
+	/* Mapped: nothing freed yet. */
+	EXPECT_LE(before + (long long)size, destroyed);
+	munmap(map, size);
+	freed = read_num(CGROUP_TEST "/memory.current");
+	TH_LOG("memory.current %lld while mapped, %lld after munmap",
+	       destroyed, freed);
+	EXPECT_GE(destroyed - (long long)size + (1 << 20), freed);
+
+	/* Leave the test cgroup. */
+	write_file(CGROUP_ROOT "/cgroup.procs", pid);
+	rmdir(CGROUP_TEST);
+}
+
+/*
+ * rmmod with instances: refused while any file of one is open, clean
+ * when none is; instances= at load. Reloads the module with defaults.
+ */
+TEST(rmmod_with_instances)
+{
+	const char *ko = getenv("SHMRING_KO");
+	struct stat st;
+	int ko_fd, fd;
+	void *map;
+
+	ASSERT_EQ(0, geteuid());
+	if (!ko)
+		SKIP(return, "SHMRING_KO does not name the module file");
+	ko_fd = open(ko, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ko_fd);
+	if (module_loaded())
+		ASSERT_EQ(0, unload_module_retry());
+	ASSERT_EQ(0, load_module(ko_fd, ""));
+
+	ASSERT_EQ(0, create("kst-a", 4096, 0600));
+	ASSERT_EQ(0, create("kst-b", 4096, 0600));
+	/* An open file: EBUSY (EWOULDBLOCK with O_NONBLOCK). */
+	fd = inst_open("kst-a", O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EWOULDBLOCK, unload_module());
+	/* A mapping alone, of a destroyed instance: still busy. */
+	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	close(fd);
+	EXPECT_EQ(0, destroy("kst-a"));
+	EXPECT_EQ(-EWOULDBLOCK, unload_module());
+	munmap(map, 4096);
+	/* An open control device: busy too. */
+	fd = ctl_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EWOULDBLOCK, unload_module());
+	close(fd);
+	/* Instances alive but unused: the unload destroys them. */
+	EXPECT_EQ(0, unload_module_retry());
+	EXPECT_EQ(-ENOENT, inst_stat("kst-b", &st));
+	EXPECT_NE(0, access("/sys/class/shmring", F_OK));
+	EXPECT_NE(0, access(CONTROL_DEV, F_OK));
+
+	/* instances= makes them at load, with their owner and mode. */
+	ASSERT_EQ(0, load_module(ko_fd,
+				 "instances=kst-a:64K:0640:1000:999,kst-b:1"));
+	ASSERT_EQ(0, inst_stat("kst-a", &st));
+	EXPECT_EQ(0640, st.st_mode & 07777);
+	EXPECT_EQ(USER_UID, st.st_uid);
+	EXPECT_EQ(USER_GID, st.st_gid);
+	EXPECT_EQ(65536, read_num("/sys/class/shmring/kst-a/size"));
+	EXPECT_EQ(-1, read_num("/sys/class/shmring/kst-a/creator"));
+	ASSERT_EQ(0, inst_stat("kst-b", &st));
+	EXPECT_EQ(0600, st.st_mode & 07777);
+	EXPECT_EQ(0, st.st_uid);
+	EXPECT_EQ(4096, read_num("/sys/class/shmring/kst-b/size"));
+	EXPECT_EQ(-EEXIST, create("kst-a", 4096, 0600));
+	ASSERT_EQ(0, unload_module_retry());
+
+	/* A bad entry fails the load, and leaves nothing behind. */
+	EXPECT_EQ(-EINVAL, load_module(ko_fd, "instances=../x:4K"));
+	EXPECT_EQ(-EINVAL, load_module(ko_fd, "instances=kst-a:0"));
+	EXPECT_EQ(-EINVAL, load_module(ko_fd, "instances=kst-a:4K:0"));
+	EXPECT_EQ(-EINVAL, load_module(ko_fd, "instances=kst-a:4K:0600:x"));
+	EXPECT_EQ(-EINVAL, load_module(ko_fd, "instances=kst-a"));
+	EXPECT_EQ(-EEXIST, load_module(ko_fd, "instances=kst-a:4K,kst-a:4K"));
+	EXPECT_FALSE(module_loaded());
+
+	ASSERT_EQ(0, load_module(ko_fd, ""));
+	close(ko_fd);
+}
+
+TEST_HARNESS_MAIN

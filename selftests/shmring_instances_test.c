@@ -784,6 +784,63 @@ TEST_F(inst, destroy_while_mapped)
 	munmap(map, size);
 }
 
+/*
+ * A node held by O_PATH across DESTROY, reopened through /proc once its
+ * number belongs to another user's instance: ENODEV, not that instance.
+ */
+TEST_F(inst, stale_node_after_reuse)
+{
+	int go[2], done[2], ret;
+	struct stat st;
+	char c = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	pid = as_user(USER_UID, USER_GID);
+	if (!pid) {
+		char path[64];
+		struct stat old, now;
+		int pfd, fd;
+
+		close(go[1]);
+		close(done[0]);
+		if (create("kst-user", self->page, 0600))
+			_exit(1);
+		pfd = open(INST_DIR "kst-user", O_PATH | O_CLOEXEC);
+		if (pfd < 0 || fstat(pfd, &old))
+			_exit(2);
+		if (destroy("kst-user"))
+			_exit(3);
+		if (write(done[1], "d", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(4);
+		/* Root's 0600 instance now; say whether it took the number. */
+		if (!stat(INST_DIR "kst-b", &now) && now.st_rdev != old.st_rdev)
+			_exit(10);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0)
+			_exit(5);
+		if (errno != ENODEV)
+			_exit(6);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		_exit(fd >= 0 ? 7 : errno == ENODEV ? 0 : 8);
+	}
+	close(go[0]);
+	close(done[1]);
+	ASSERT_EQ(1, read(done[0], &c, 1));
+	ASSERT_EQ(0, create("kst-b", self->page, 0600));
+	ASSERT_EQ(0, inst_stat("kst-b", &st));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ret = child_status(pid);
+	if (ret == 10)
+		TH_LOG("kst-b did not get the freed number: reuse not exercised");
+	else
+		EXPECT_EQ(0, ret);
+	close(go[1]);
+	close(done[0]);
+}
+
 struct waiter {
 	int fd;
 	uint64_t off;

@@ -185,6 +185,164 @@ int shmring_wait(struct shmring *sh, const uint32_t *word, uint32_t expected,
 int shmring_wake(struct shmring *sh, const uint32_t *word, uint32_t count);
 
 /* ------------------------------------------------------------------ */
+/* Named instances                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Besides /dev/shmring, a module with SHMRING_FEATURE_INSTANCES makes
+ * further buffers by name at run time: each its own pages, size, owner,
+ * group and mode, its device node SHMRING_INSTANCE_DIR/NAME. Once open, an
+ * instance is a buffer like any other: format it, open channels on it.
+ *
+ * A name is 1 to SHMRING_INST_NAME_MAX - 1 characters of [A-Za-z0-9_.-],
+ * the first one not '.' or '-'. Every call below checks it first and fails
+ * with EINVAL without a system call.
+ *
+ * Errors common to the calls below, for a host that cannot have instances:
+ *   ENODEV      the shmring module is not loaded (no /dev/shmring-control,
+ *               no /dev/shmring, no /sys/module/shmring)
+ *   EOPNOTSUPP  the module is loaded but has no instances (it predates
+ *               them: no /dev/shmring-control)
+ */
+#define SHMRING_CONTROL		"/dev/shmring-control"
+#define SHMRING_INSTANCE_DIR	"/dev/shmrings"
+/* Mode of a new instance's node unless the attr says otherwise. */
+#define SHMRING_INSTANCE_MODE	0600
+
+/* shmring_instance_attr.flags */
+#define SHMRING_INSTANCE_NODE	(1U << 0)	/* @node is valid */
+#define SHMRING_INSTANCE_FLAGS	(SHMRING_INSTANCE_NODE)
+
+/*
+ * struct shmring_instance_attr - how to create an instance.
+ * @attr_size: sizeof(struct shmring_instance_attr) as the caller knows it;
+ *	shmring_instance_attr_init() sets it. Later versions of the library
+ *	may add fields at the end: a larger @attr_size is accepted as long as
+ *	the bytes this library does not know are zero (else E2BIG), a smaller
+ *	one than the first version's is EINVAL.
+ * @flags: 0 or SHMRING_INSTANCE_NODE.
+ * @size: bytes, 1 to 1 GiB, which the module rounds up to whole pages.
+ *	Channels need at least 2 pages.
+ * @mode: permission bits of the node, 0001 to 0777 (default 0600).
+ * @uid: owner of the node, or SHMRING_ID_CALLER (the default): the
+ *	caller's fsuid. Others need CAP_SYS_ADMIN.
+ * @gid: group of the node, or SHMRING_ID_CALLER (the default); without
+ *	CAP_SYS_ADMIN, the caller's fsgid or one of its supplementary groups.
+ * @node: with SHMRING_INSTANCE_NODE, the NUMA node whose memory backs the
+ *	instance; else 0.
+ * @reserved: zero.
+ */
+struct shmring_instance_attr {
+	uint32_t attr_size;
+	uint32_t flags;
+	uint64_t size;
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	int32_t node;
+	uint64_t reserved[4];
+};
+
+/* @attr_size of the first version of the struct: every field above. */
+#define SHMRING_INSTANCE_ATTR_SIZE_V1	64U
+
+/*
+ * shmring_instance_attr_init - zero @attr and set the defaults: @attr_size,
+ * mode 0600, uid and gid SHMRING_ID_CALLER. Set @size after it. NULL is a
+ * no-op.
+ */
+void shmring_instance_attr_init(struct shmring_instance_attr *attr);
+
+/*
+ * shmring_instance_name_ok - whether @name is a valid instance name.
+ * Returns 1 or 0; never fails, never sets errno.
+ */
+int shmring_instance_name_ok(const char *name);
+
+/*
+ * shmring_instance_path - write SHMRING_INSTANCE_DIR "/" @name into @buf.
+ * Errors: EINVAL (bad name, NULL @buf), ENAMETOOLONG (@len too small; 64
+ * bytes always suffice).
+ */
+int shmring_instance_path(const char *name, char *buf, size_t len);
+
+/*
+ * shmring_instance_create - SHMRING_IOC_CREATE on SHMRING_CONTROL: the
+ * instance @name, all its pages allocated now and charged to the caller's
+ * memory cgroup. The node appears as SHMRING_INSTANCE_DIR/@name once
+ * devtmpfs (and udev, if it runs) made it.
+ * Errors, before any system call: EINVAL (bad name, NULL @attr, @attr_size
+ * too small, unknown flags, non-zero reserved fields, @size 0 or above
+ * 1 GiB, @mode 0 or beyond 0777, @node negative or set without
+ * SHMRING_INSTANCE_NODE), E2BIG (unknown trailing bytes of @attr not zero);
+ * ENODEV, EOPNOTSUPP; then the kernel's, kept: EACCES (opening the control
+ * device), EINVAL (@uid or @gid not mapped, @node not a possible node),
+ * ENODEV (@node has no memory), EPERM (@uid or @gid not the caller's own),
+ * EEXIST (the name is taken), ENOSPC (the per-user count or bytes, or the
+ * module's maximum of instances), ENOMEM (memory, or the memory cgroup's
+ * limit).
+ */
+int shmring_instance_create(const char *name,
+			    const struct shmring_instance_attr *attr);
+
+/*
+ * shmring_instance_destroy - SHMRING_IOC_DESTROY: the name and the node go
+ * at once; the pages when the last open file and mapping of the instance
+ * are gone. Handles already open keep working.
+ * Errors: EINVAL (bad name, before any system call); ENODEV, EOPNOTSUPP;
+ * ENOENT (no instance of that name), EPERM (not its owner, without
+ * CAP_SYS_ADMIN), EACCES.
+ */
+int shmring_instance_destroy(const char *name);
+
+/*
+ * shmring_open_instance - shmring_open() of SHMRING_INSTANCE_DIR/@name.
+ * Errors: EINVAL (bad name or NULL @out, before any system call); ENODEV,
+ * EOPNOTSUPP; ENOENT (no instance of that name); EACCES (the node's owner,
+ * group and mode do not let the caller read and write); ENODEV (destroyed
+ * while being opened); and those of shmring_open().
+ */
+int shmring_open_instance(const char *name, struct shmring **out);
+
+/* shmring_instinfo.flags */
+#define SHMRING_INSTINFO_NODE	(1U << 0)	/* @uid, @gid, @mode are set */
+
+/*
+ * struct shmring_instinfo - one instance, as shmring_instances() sees it.
+ * @name: NUL-terminated.
+ * @size: bytes, whole pages.
+ * @node: the NUMA node of its pages, -1 for any.
+ * @creator: the user (initial namespace) it counts against, or
+ *	SHMRING_ID_CALLER for none (created at load by instances=).
+ * @uid, @gid, @mode: the device node's, from stat(2), when
+ *	SHMRING_INSTINFO_NODE is set in @flags (else the node is not there
+ *	yet, or not in this mount namespace's /dev).
+ * @flags: SHMRING_INSTINFO_*.
+ * @reserved: zero.
+ */
+struct shmring_instinfo {
+	char name[SHMRING_INST_NAME_MAX];
+	uint64_t size;
+	int32_t node;
+	uint32_t creator;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t mode;
+	uint32_t flags;
+	uint64_t reserved[4];
+};
+
+/*
+ * shmring_instances - describe up to @max instances into @out, sorted by
+ * name, from /sys/class/shmring. Returns how many there are (may exceed
+ * @max); 0 when the module has none. An instance destroyed during the
+ * call may be left out.
+ * Errors: EINVAL (NULL @out with @max not 0), ENODEV, EOPNOTSUPP, EIO (an
+ * attribute that does not read as a number), and those of opendir(3).
+ */
+int shmring_instances(struct shmring_instinfo *out, unsigned int max);
+
+/* ------------------------------------------------------------------ */
 /* Layout                                                              */
 /* ------------------------------------------------------------------ */
 

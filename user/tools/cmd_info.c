@@ -15,7 +15,9 @@
 static const char info_usage[] =
 "Usage: shmring info\n"
 "\n"
-"Show the buffer (size, page size, ABI version, tasks waiting), its layout\n"
+"Show the buffer (size, page size, ABI version, tasks waiting; for an\n"
+"instance also its NUMA node, creator, node owner, group and mode, and\n"
+"its memory cgroup and users where the module reports them), its layout\n"
 "(formatted, unformatted or corrupted), a table of its channels, and the\n"
 "module as 'shmring status' shows it. One \"key: value\" per line, and\n"
 "the table, whose columns are:\n"
@@ -32,7 +34,8 @@ static const char info_usage[] =
 "Options:\n"
 "  -h, --help   show this help and exit\n"
 "\n"
-"The buffer is the one of 'shmring -d PATH' (default " SHMRING_DEVICE ").\n"
+"The buffer is the one of 'shmring -d PATH' (default " SHMRING_DEVICE "),\n"
+"or the instance of 'shmring -i NAME'.\n"
 "\n"
 "Exit status: 0 when the buffer could be read (even if its layout is\n"
 "corrupted), 1 on an error (no device, no access), 2 on a usage error.\n";
@@ -146,6 +149,8 @@ int cmd_info(int argc, char **argv)
 		return 1;
 	}
 	printf("device: %s\n", tool_device);
+	if (instance_of_path(tool_device))
+		instance_print(instance_of_path(tool_device));
 	printf("backend: %s\n", b.map ? "futex (a regular file, not the device)" :
 	       "device");
 	printf("size: %s\n", tool_bytes(info.size, buf, sizeof(buf)));

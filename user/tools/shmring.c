@@ -28,6 +28,9 @@ static const struct cmd cmds[] = {
 	{ "send", "stream a file or stdin into a channel", cmd_send },
 	{ "recv", "write a channel's stream to stdout or a file", cmd_recv },
 	{ "format", "lay out an empty channel directory", cmd_format },
+	{ "create", "create a named instance", cmd_create },
+	{ "destroy", "destroy a named instance", cmd_destroy },
+	{ "list", "list the named instances", cmd_list },
 	{ "status", "show whether the module is loaded (exit 1 if not)",
 	  cmd_status },
 	{ "load", "load the shmring module", cmd_load },
@@ -41,10 +44,11 @@ static void usage(void)
 {
 	size_t i;
 
-	fputs("Usage: shmring [-d PATH] COMMAND [ARGS...]\n"
+	fputs("Usage: shmring [-d PATH | -i NAME] COMMAND [ARGS...]\n"
 	      "\n"
-	      "Look at the shmring buffer, stream data through it, and load or\n"
-	      "unload its kernel module.\n"
+	      "Look at the shmring buffer, stream data through it, create,\n"
+	      "list and destroy named instances, and load or unload its kernel\n"
+	      "module.\n"
 	      "\n"
 	      "Commands:\n", stdout);
 	for (i = 0; i < NR_CMDS; i++)
@@ -58,6 +62,10 @@ static void usage(void)
 	      "                     a way to use send and recv without the\n"
 	      "                     module, e.g. after\n"
 	      "                     'truncate -s 4M /dev/shm/ring'.\n"
+	      "                     An instance is " SHMRING_INSTANCE_DIR "/NAME.\n"
+	      "  -i, --instance NAME\n"
+	      "                     the instance NAME: the same as\n"
+	      "                     -d " SHMRING_INSTANCE_DIR "/NAME\n"
 	      "  -h, --help         show this help and exit\n"
 	      "\n"
 	      "Exit status: 0 on success, 1 on a runtime error, 2 on a usage\n"
@@ -138,11 +146,13 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "device", required_argument, NULL, 'd' },
+		{ "instance", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* '+': stop at the command, whose options are its own. */
-	static const char optstring[] = "+:d:h";
+	static const char optstring[] = "+:d:i:h";
+	static char inst_path[64];
 	const struct cmd *c;
 	int o, ret;
 
@@ -154,6 +164,13 @@ int main(int argc, char **argv)
 			if (!*optarg)
 				tool_usage("the device path is empty");
 			tool_device = optarg;
+			break;
+		case 'i':
+			if (shmring_instance_path(optarg, inst_path,
+						  sizeof(inst_path)))
+				tool_usage("bad instance name '%s': 1 to %d characters of A-Z a-z 0-9 _ . -, not starting with '.' or '-'",
+					   optarg, SHMRING_INST_NAME_MAX - 1);
+			tool_device = inst_path;
 			break;
 		case 'h':
 			usage();

@@ -71,6 +71,11 @@ void tool_buf_close(struct tool_buf *b);
  */
 int module_print_status(const char *device);
 
+/* The instance NAME when @path is SHMRING_INSTANCE_DIR/NAME, else NULL. */
+const char *instance_of_path(const char *path);
+/* "key: value" lines about instance @name: node, creator, memcg, users. */
+void instance_print(const char *name);
+
 int cmd_info(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_recv(int argc, char **argv);
@@ -78,5 +83,8 @@ int cmd_format(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 
 #endif /* SHMRING_TOOL_H */

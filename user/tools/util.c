@@ -270,6 +270,22 @@ int tool_buf_open(const char *path, struct tool_buf *b)
 	/* Only the device answers SHMRING_IOC_INFO. */
 	if (ret == -ENOTTY)
 		return buf_open_file(path, b);
+	if (instance_of_path(path) && ret == -ENOENT &&
+	    !access(SHMRING_CONTROL, F_OK)) {
+		tool_err(0, "%s: no such instance (see 'shmring list')", path);
+		return -1;
+	}
+	if (instance_of_path(path) && ret == -ENOENT) {
+		tool_err(0, "%s: %s", path,
+			 access(SHMRING_DEVICE, F_OK) ?
+			 "the shmring module is not loaded (see 'shmring load')" :
+			 "the loaded shmring module has no instances");
+		return -1;
+	}
+	if (instance_of_path(path) && ret == -ENODEV) {
+		tool_err(0, "%s: the instance was destroyed", path);
+		return -1;
+	}
 	tool_err(-ret, "%s", path);
 	if (ret == -ENOENT && !strcmp(path, SHMRING_DEVICE) &&
 	    access("/sys/module/shmring", F_OK))

@@ -3,9 +3,11 @@
  * Named instances without the module: the name rules, the attr checks,
  * that a bad argument fails before any system call (a seccomp filter turns
  * every call that could reach the kernel's files into EHWPOISON), and the
- * errors of a host without the module or without instances. What needs the
- * module is in the kselftests (selftests/shmring_instances_test.c,
- * shmring_cli.sh).
+ * errors of a host without the module or without instances. Built into the
+ * kselftests (shmring_lib_instance_test), it also drives instances on the
+ * module: create, list, open, channels on one, isolation and destroy while
+ * open; selftests/shmring_instances_cli.sh does it through the tool, and as
+ * an unprivileged user.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -311,6 +313,193 @@ static int no_control_device(void)
 	return 0;
 }
 
+/* The module's control device, or a skip. */
+static int need_instances(void)
+{
+	if (access(SHMRING_CONTROL, F_OK)) {
+		printf("# no %s: needs the module with instances\n",
+		       SHMRING_CONTROL);
+		return TAP_SKIP;
+	}
+	return 0;
+}
+
+static void inst_name(char *buf, size_t len, const char *what)
+{
+	snprintf(buf, len, "lib-%s-%d", what, (int)getpid());
+}
+
+static const struct shmring_instinfo *find_info(const struct shmring_instinfo *t,
+						int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(t[i].name, name))
+			return &t[i];
+	return NULL;
+}
+
+/* The node appears when devtmpfs made it: wait a little for udev too. */
+static int open_soon(const char *name, struct shmring **sh)
+{
+	int i, ret = -ENOENT;
+
+	for (i = 0; i < 100 && ret == -ENOENT; i++) {
+		ret = shmring_open_instance(name, sh);
+		if (ret == -ENOENT)
+			sleep_ms(10);
+	}
+	return ret;
+}
+
+static void msg_roundtrip(struct shmring *sh, const char *text)
+{
+	struct shmring_channel_attr ca = {
+		.kind = SHMRING_MSG, .capacity = 4096,
+	};
+	struct shmring_channel *p, *c;
+	char buf[64];
+
+	CHECK_OK(shmring_channel_open(sh, "ch", SHMRING_PRODUCER,
+				      SHMRING_CREATE, &ca, &p));
+	CHECK_OK(shmring_channel_open(sh, "ch", SHMRING_CONSUMER, 0, &ca, &c));
+	CHECK_EQ(shmring_msg_send(p, text, strlen(text), 1000000000),
+		 (long)strlen(text));
+	memset(buf, 0, sizeof(buf));
+	CHECK_EQ(shmring_msg_recv(c, buf, sizeof(buf), 1000000000),
+		 (long)strlen(text));
+	CHECK(!strcmp(buf, text));
+	CHECK_OK(shmring_channel_close(p));
+	CHECK_OK(shmring_channel_close(c));
+}
+
+/* Create, list, open, a channel on it, destroy while open, and its name. */
+static int lifecycle(void)
+{
+	struct shmring_instinfo tab[64];
+	const struct shmring_instinfo *in;
+	struct shmring_instance_attr a;
+	struct shmring_info info;
+	struct shmring *sh, *again;
+	char name[SHMRING_INST_NAME_MAX];
+	int n;
+
+	if (need_instances())
+		return TAP_SKIP;
+	inst_name(name, sizeof(name), "life");
+	shmring_instance_attr_init(&a);
+	a.size = 1 << 20;
+	CHECK_OK(shmring_instance_create(name, &a));
+	CHECK_ERR(shmring_instance_create(name, &a), EEXIST);
+
+	n = shmring_instances(tab, 64);
+	CHECK(n >= 1);
+	CHECK(n <= 64);
+	in = find_info(tab, n, name);
+	CHECK(in != NULL);
+	CHECK_EQ(in->size, 1 << 20);
+	CHECK_EQ(in->creator, getuid());
+	CHECK_EQ(in->node, -1);
+	CHECK_EQ(shmring_instances(NULL, 0), n);
+
+	CHECK_OK(open_soon(name, &sh));
+	CHECK_OK(shmring_info(sh, &info));
+	CHECK_EQ(info.size, 1 << 20);
+	CHECK(info.features & SHMRING_FEATURE_INSTANCES);
+	n = shmring_instances(tab, 64);
+	in = find_info(tab, n, name);
+	CHECK(in != NULL);
+	CHECK(in->flags & SHMRING_INSTINFO_NODE);
+	CHECK_EQ(in->mode, 0600);
+	CHECK_EQ(in->uid, geteuid());
+	CHECK_EQ(in->gid, getegid());
+
+	CHECK_OK(shmring_format(sh, 0));
+	msg_roundtrip(sh, "hello, instance");
+
+	CHECK_OK(shmring_instance_destroy(name));
+	CHECK_ERR(shmring_open_instance(name, &again), ENOENT);
+	CHECK_ERR(shmring_instance_destroy(name), ENOENT);
+	n = shmring_instances(tab, 64);
+	CHECK(n >= 0);
+	CHECK(find_info(tab, n < 64 ? n : 64, name) == NULL);
+	/* Still mapped: it keeps working until closed. */
+	msg_roundtrip(sh, "after destroy");
+	shmring_close(sh);
+
+	/* The name is free again. */
+	CHECK_OK(shmring_instance_create(name, &a));
+	CHECK_OK(open_soon(name, &sh));
+	CHECK_ERR(shmring_check(sh), ENOENT);	/* fresh zeroed pages */
+	shmring_close(sh);
+	CHECK_OK(shmring_instance_destroy(name));
+	return 0;
+}
+
+/* Two instances share no byte, and neither is the default buffer. */
+static int isolation(void)
+{
+	struct shmring_instance_attr a;
+	char n1[SHMRING_INST_NAME_MAX], n2[SHMRING_INST_NAME_MAX];
+	struct shmring *s1, *s2;
+	unsigned char *b1, *b2;
+
+	if (need_instances())
+		return TAP_SKIP;
+	inst_name(n1, sizeof(n1), "iso1");
+	inst_name(n2, sizeof(n2), "iso2");
+	shmring_instance_attr_init(&a);
+	a.size = 64 << 10;
+	CHECK_OK(shmring_instance_create(n1, &a));
+	CHECK_OK(shmring_instance_create(n2, &a));
+	CHECK_OK(open_soon(n1, &s1));
+	CHECK_OK(open_soon(n2, &s2));
+	b1 = shmring_base(s1);
+	b2 = shmring_base(s2);
+	memset(b1, 0x5a, 64 << 10);
+	CHECK_EQ(b2[0], 0);
+	CHECK_EQ(b2[(64 << 10) - 1], 0);
+	CHECK_OK(shmring_format(s2, 0));
+	CHECK_EQ(b1[4096], 0x5a);
+	shmring_close(s1);
+	shmring_close(s2);
+	CHECK_OK(shmring_instance_destroy(n1));
+	CHECK_OK(shmring_instance_destroy(n2));
+	return 0;
+}
+
+/* A node: 0 has memory in every guest; one that cannot exist is refused. */
+static int numa_node(void)
+{
+	struct shmring_instinfo tab[64];
+	const struct shmring_instinfo *in;
+	struct shmring_instance_attr a;
+	char name[SHMRING_INST_NAME_MAX];
+	long r;
+	int n;
+
+	if (need_instances())
+		return TAP_SKIP;
+	inst_name(name, sizeof(name), "node");
+	shmring_instance_attr_init(&a);
+	a.size = 64 << 10;
+	a.flags = SHMRING_INSTANCE_NODE;
+	a.node = 0;
+	CHECK_OK(shmring_instance_create(name, &a));
+	n = shmring_instances(tab, 64);
+	in = find_info(tab, n < 64 ? n : 64, name);
+	CHECK(in != NULL);
+	CHECK_EQ(in->node, 0);
+	CHECK_OK(shmring_instance_destroy(name));
+	a.node = 1 << 20;
+	errno = 0;
+	r = shmring_instance_create(name, &a);
+	CHECK(r == -EINVAL || r == -ENODEV);
+	CHECK_EQ(errno, -r);
+	return 0;
+}
+
 TAP_TESTS(
 	{ "name_rules", name_rules, 30 },
 	{ "path", path, 30 },
@@ -318,4 +507,7 @@ TAP_TESTS(
 	{ "bad_args_no_syscall", bad_args_no_syscall, 30 },
 	{ "good_args_reach_kernel", good_args_reach_kernel, 30 },
 	{ "no_control_device", no_control_device, 30 },
+	{ "lifecycle", lifecycle, 60 },
+	{ "isolation", isolation, 60 },
+	{ "numa_node", numa_node, 60 },
 )

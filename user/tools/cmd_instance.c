@@ -436,14 +436,17 @@ void instance_print(const char *name)
 	struct shmring_instinfo *tab;
 	char buf[64], owner[64], group[64], mode[11];
 	const char *v;
-	int i, n;
+	int i, n, max;
 
 	printf("instance: %s\n", name);
-	n = shmring_instances(NULL, 0);
-	tab = n > 0 ? calloc((size_t)n, sizeof(*tab)) : NULL;
-	if (tab)
-		n = shmring_instances(tab, (unsigned int)n);
-	for (i = 0; tab && i < n; i++) {
+	/* Room for a few created meanwhile; one destroyed may be missed. */
+	max = shmring_instances(NULL, 0);
+	max = max < 0 ? 0 : max + 8;
+	tab = max ? calloc((size_t)max, sizeof(*tab)) : NULL;
+	n = tab ? shmring_instances(tab, (unsigned int)max) : 0;
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++) {
 		const struct shmring_instinfo *in = &tab[i];
 
 		if (strcmp(in->name, name))
@@ -468,7 +471,7 @@ void instance_print(const char *name)
 		}
 		break;
 	}
-	if (!tab || i == n)
+	if (i >= n)
 		puts("creator: unknown (not in " SYSFS_CLASS ")");
 	free(tab);
 	/* Shown as soon as the module reports them; older ones do not. */

@@ -57,6 +57,7 @@
 #include <linux/capability.h>
 #include <linux/cdev.h>
 #include <linux/cred.h>
+#include <linux/dcache.h>
 #include <linux/device.h>
 #include <linux/err.h>
 #include <linux/fs.h>
@@ -195,9 +196,18 @@ static void shmring_inst_release(struct device *dev)
 
 /*
  * misc_open() left the default buffer's miscdevice in private_data;
- * chrdev_open() leaves it NULL and the instance's cdev in the inode. An
- * inode may outlive DESTROY (an open file's, reopened through /proc), so
- * the instance itself says whether it may still be opened.
+ * chrdev_open() leaves it NULL and the instance's cdev in the inode.
+ *
+ * A node's inode may outlive DESTROY: an open file's, reopened through
+ * /proc/PID/fd, or one held by an O_PATH fd. Through the first, the
+ * instance itself says it is dead. The second never looked its cdev up,
+ * and the instance's number is given again once it is freed, so opening
+ * it would reach whatever instance has the number now. devtmpfs makes a
+ * node root's with mode 0 before it removes it, so only a caller that
+ * overrides permissions gets here that way; and as devtmpfs unlinks the
+ * node before its number can be given again, an unlinked dentry is
+ * refused. Nodes made elsewhere by root (mknod in a container's /dev) are
+ * root's to keep right, as for any character device.
  */
 struct shmring_dev *shmring_open_dev(struct inode *inode, struct file *file)
 {
@@ -207,7 +217,7 @@ struct shmring_dev *shmring_open_dev(struct inode *inode, struct file *file)
 		return container_of(file->private_data, struct shmring_dev,
 				    misc);
 	sdev = container_of(inode->i_cdev, struct shmring_dev, cdev);
-	if (READ_ONCE(sdev->dead))
+	if (READ_ONCE(sdev->dead) || d_unlinked(file->f_path.dentry))
 		return ERR_PTR(-ENODEV);
 	return sdev;
 }

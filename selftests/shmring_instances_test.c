@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
 #include <limits.h>
 #include <pthread.h>
@@ -932,6 +933,95 @@ TEST_F(inst, wait_wake_per_instance)
 	EXPECT_EQ(-EAGAIN, shmring_watch_read(wfd));
 	close(wfd);
 	close(fa);
+}
+
+/* One random step of the churn: 0, or which check failed. */
+static int churn_step(uint32_t *seed, size_t page)
+{
+	char name[8] = "kst-a";
+	struct shmring_info info;
+	uint32_t *map;
+	int fd, ret;
+
+	name[4] = 'a' + xorshift(seed) % 4;
+	switch (xorshift(seed) % 4) {
+	case 0:
+		ret = create(name, (1 + xorshift(seed) % 16) * page, 0600);
+		return ret && ret != -EEXIST ? 1 : 0;
+	case 1:
+		ret = destroy(name);
+		return ret && ret != -ENOENT ? 2 : 0;
+	}
+	fd = inst_open(name, O_RDWR);
+	if (fd < 0)	/* gone, going, or its number not yet reused */
+		return errno == ENOENT || errno == ENODEV || errno == ENXIO ?
+		       0 : 3;
+	if (shmring_get_info(fd, &info) || !info.size ||
+	    info.size % page || info.size > 16 * page)
+		return 4;
+	map = mmap(NULL, info.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return 5;
+	__atomic_fetch_add(&map[0], 1, __ATOMIC_SEQ_CST);
+	if (shmring_wake(fd, 0, UINT32_MAX) < 0)
+		return 6;
+	ret = shmring_wait(fd, info.size - 4, 1, 0, 0);
+	if (ret != -EAGAIN && ret != -ETIMEDOUT)
+		return 7;
+	if (xorshift(seed) % 4 == 0) {
+		ret = destroy(name);	/* this one, or a newer one */
+		if (ret && ret != -ENOENT)
+			return 8;
+	}
+	map[info.size / 4 - 1] = 1;
+	if (shmring_wait(fd, info.size - 4, 1, 0, 0) != -ETIMEDOUT)
+		return 9;
+	munmap(map, info.size);
+	close(fd);
+	return 0;
+}
+
+/*
+ * Processes create, open, map, WAIT, WAKE and destroy the same few names
+ * at once; every result must be one the rules allow, and nothing may be
+ * left once the names are destroyed.
+ */
+TEST_F_TIMEOUT(inst, churn, 120)
+{
+	unsigned long secs = env_ulong("SHMRING_CHURN_SECONDS", 6, 600);
+	pid_t pids[6];
+	int i, n = 0;
+	DIR *d;
+	struct dirent *de;
+
+	for (i = 0; i < 6; i++) {
+		pids[i] = spawn();
+		if (!pids[i]) {
+			uint32_t seed = 0x9e3779b9u * (i + 1);
+			int64_t end = now_ns() + secs * NSEC_PER_SEC;
+			int ret = 0, steps = 0;
+
+			while (!ret && now_ns() < end) {
+				ret = churn_step(&seed, self->page);
+				steps++;
+			}
+			_exit(ret ? ret : steps ? 0 : 99);
+		}
+	}
+	for (i = 0; i < 6; i++)
+		EXPECT_EQ(0, child_status(pids[i])) TH_LOG("churner %d", i);
+	for (i = 0; i < 4; i++) {
+		char name[8] = "kst-a";
+
+		name[4] = 'a' + i;
+		destroy(name);
+	}
+	d = opendir("/sys/class/shmring");
+	ASSERT_NE(NULL, d);
+	while ((de = readdir(d)))
+		n += !strncmp(de->d_name, "kst-", 4);
+	closedir(d);
+	EXPECT_EQ(0, n);
 }
 
 /* cgroup v2 mounted, the memory controller on for children; or a skip. */

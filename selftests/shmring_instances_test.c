@@ -454,6 +454,63 @@ TEST_F(inst, hostile_args)
 	EXPECT_EQ(EINVAL, errno);
 	close(fd);
 
+	/* An argument straddling into a PROT_NONE page, or inside it. */
+	{
+		uint8_t *two = mmap(NULL, 2 * self->page, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct shmring_create *edge;
+
+		ASSERT_NE(MAP_FAILED, two);
+		ASSERT_EQ(0, mprotect(two + self->page, self->page, PROT_NONE));
+		edge = (void *)(two + self->page - sizeof(*edge) + 8);
+		fd = ctl_open();
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_CREATE, edge));
+		EXPECT_EQ(EFAULT, errno);
+		EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_CREATE, two + self->page));
+		EXPECT_EQ(EFAULT, errno);
+		EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_DESTROY,
+				    two + self->page - 8));
+		EXPECT_EQ(EFAULT, errno);
+		/* A valid argument in a read-only page works. */
+		edge = (void *)two;
+		fill_create(edge, "kst-a", self->page, 0600);
+		ASSERT_EQ(0, mprotect(two, self->page, PROT_READ));
+		EXPECT_EQ(0, ioctl(fd, SHMRING_IOC_CREATE, edge));
+		EXPECT_EQ(0, destroy("kst-a"));
+		close(fd);
+		munmap(two, 2 * self->page);
+	}
+
+	/* Every other command of the magic, and random ones: ENOTTY. */
+	{
+		uint32_t seed = 0xc0ffee;
+		unsigned int nr;
+		int n;
+
+		fd = ctl_open();
+		ASSERT_LE(0, fd);
+		for (nr = 0; nr < 256; nr++) {
+			unsigned long cmd = _IOC(_IOC_WRITE, SHMRING_IOC_MAGIC,
+						 nr, sizeof(c));
+
+			if (cmd == SHMRING_IOC_CREATE)
+				continue;
+			fill_create(&c, "kst-a", self->page, 0600);
+			EXPECT_EQ(-1, ioctl(fd, cmd, &c));
+			EXPECT_EQ(ENOTTY, errno) TH_LOG("nr %u", nr);
+		}
+		for (n = 0; n < 20000; n++) {
+			unsigned long cmd = xorshift(&seed);
+
+			if (cmd == SHMRING_IOC_CREATE || cmd == SHMRING_IOC_DESTROY)
+				continue;
+			EXPECT_EQ(-1, ioctl(fd, cmd, &c));
+		}
+		close(fd);
+		EXPECT_EQ(-ENOENT, inst_stat("kst-a", &(struct stat){}));
+	}
+
 	/* Random bytes, many times: never a crash, never an instance. */
 	{
 		uint32_t seed = 0x5eed;

@@ -201,12 +201,13 @@ static void shmring_inst_release(struct device *dev)
  * A node's inode may outlive DESTROY: an open file's, reopened through
  * /proc/PID/fd, or one held by an O_PATH fd. Through the first, the
  * instance itself says it is dead. The second never looked its cdev up,
- * and the instance's number is given again once it is freed: opening it
- * would reach whatever instance has the number now, with the old node's
- * owner and mode checked. devtmpfs unlinks a node before its number can
- * be given again, so an unlinked dentry is refused; nodes made elsewhere
- * by root (mknod in a container's /dev) are root's to keep right, as for
- * any character device.
+ * and the instance's number is given again once it is freed, so opening
+ * it would reach whatever instance has the number now. devtmpfs makes a
+ * node root's with mode 0 before it removes it, so only a caller that
+ * overrides permissions gets here that way; and as devtmpfs unlinks the
+ * node before its number can be given again, an unlinked dentry is
+ * refused. Nodes made elsewhere by root (mknod in a container's /dev) are
+ * root's to keep right, as for any character device.
  */
 struct shmring_dev *shmring_open_dev(struct inode *inode, struct file *file)
 {

@@ -70,7 +70,7 @@ static int control_open(void)
 		return fd;
 	err = errno;
 	if (err == ENOENT && no_instances_err())
-		err = no_instances_err();
+		return -no_instances_err();
 	return -err;
 }
 
@@ -272,10 +272,12 @@ int shmring_instances(struct shmring_instinfo *out, unsigned int max)
 	classfd = open(SR_SYSFS_CLASS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (classfd < 0) {
 		err = errno;
-		if (err == ENOENT && no_instances_err())
-			err = no_instances_err();
 		/* The control device without the class: none created yet. */
-		return err == ENOENT ? 0 : sr_fail(err);
+		if (err == ENOENT && !no_instances_err())
+			return 0;
+		if (err == ENOENT)
+			err = no_instances_err();
+		return sr_fail(err);
 	}
 	dir = fdopendir(classfd);
 	if (!dir) {

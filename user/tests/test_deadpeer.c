@@ -553,6 +553,31 @@ static void wait_out(struct shmring_channel *c, int ms)
 				   (int64_t)ms * 1000000), ETIMEDOUT);
 }
 
+/*
+ * Blocks @ch a few slices at a time (a producer on a full ring, a consumer
+ * on an empty one) until this process holds @want pidfds, the last one on
+ * @want_pid unless that is 0: a loaded machine may let a whole wait pass
+ * without a liveness check, never a hundred. The last pidfd's fd to @fd.
+ */
+static void waits_until(struct shmring_channel *ch, int want, pid_t want_pid,
+			int *fd)
+{
+	long pid = 0;
+	int i, x = 0;
+
+	for (i = 0; i < 100; i++) {
+		if (pidfds(fd, &pid) == want && (!want_pid || pid == want_pid))
+			return;
+		if (ch->role == SHMRING_PRODUCER)
+			CHECK_ERR(shmring_msg_send(ch, &x, sizeof(x), 30000000),
+				  ETIMEDOUT);
+		else
+			wait_out(ch, 30);
+	}
+	CHECK_EQ(pidfds(fd, &pid), want);
+	CHECK(!want_pid || pid == want_pid);
+}
+
 static pid_t start_idle(struct victim *v)
 {
 	pid_t pid = spawn(idle_main, v);
@@ -583,18 +608,17 @@ static int pidfd_one_per_peer(void)
 	struct victim *v = shared_alloc(sizeof(*v));
 	struct shmring_channel *c;
 	int before = pidfds(NULL, NULL), fd = -1, fd2 = -1;
-	long pid = 0, pid2 = 0;
+	long pid2 = 0;
 	pid_t child;
 
 	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
 			      .role = SHMRING_PRODUCER };
 	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
 	child = start_idle(v);
-	wait_out(c, 50);
-	CHECK_EQ(pidfds(&fd, &pid), before + 1);
-	CHECK_EQ(pid, child);
-	wait_out(c, 50);
+	waits_until(c, before + 1, child, &fd);
+	wait_out(c, 100);
 	CHECK_EQ(pidfds(&fd2, &pid2), before + 1);
+	CHECK_EQ(pid2, child);
 	CHECK_EQ(fd2, fd);
 	stop_idle(v, child, c);
 	CHECK_OK(shmring_channel_close(c));
@@ -617,14 +641,13 @@ static int pidfd_follows_entry(void)
 	struct killer k;
 	pthread_t t;
 	char buf[16];
-	long pid = 0;
 	pid_t a, b;
 
 	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
 			      .role = SHMRING_PRODUCER };
 	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
 	a = start_idle(v);
-	wait_out(c, 50);
+	waits_until(c, before + 1, a, NULL);
 	stop_idle(v, a, c);
 	/* The second producer, stuck in a message, in the same entry. */
 	v->ready = 0;
@@ -632,9 +655,8 @@ static int pidfd_follows_entry(void)
 	CHECK(b != a);
 	while (shmring_msg_recv(c, buf, sizeof(buf), 0) > 0)
 		;
-	wait_out(c, 30);	/* b lives: not taken for a */
-	CHECK_EQ(pidfds(NULL, &pid), before + 1);
-	CHECK_EQ(pid, b);
+	/* b lives: not taken for a */
+	waits_until(c, before + 1, b, NULL);
 	kill_during(b, &t, &k);
 	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), -1), EPIPE);
 	check_bound(t, &k);
@@ -680,8 +702,7 @@ static int pidfd_zombie_without_proc(void)
 	/* The ring is full; a wait opens the pidfd. */
 	while (shmring_msg_send(p, &i, sizeof(i), 0) > 0)
 		;
-	CHECK_ERR(shmring_msg_send(p, &i, sizeof(i), 30000000), ETIMEDOUT);
-	CHECK_EQ(pidfds(NULL, NULL), before + 1);
+	waits_until(p, before + 1, pid, NULL);
 	atomic_store(&sr_test_no_proc, true);
 	CHECK_OK(kill(pid, SIGKILL));
 	/* A zombie until reaped below; EPIPE within the bound, not a hang. */
@@ -745,8 +766,7 @@ static int pidfd_not_inherited(void)
 			      .role = SHMRING_PRODUCER };
 	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
 	pid = start_idle(v);
-	wait_out(c, 30);
-	CHECK_EQ(pidfds(NULL, NULL), before + 1);
+	waits_until(c, before + 1, pid, NULL);
 	CHECK_EQ(reap(spawn(child_pidfds, NULL)), before);
 	stop_idle(v, pid, c);
 	CHECK_OK(shmring_channel_close(c));

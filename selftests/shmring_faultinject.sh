@@ -3,8 +3,9 @@
 # Loads shmring with size=64M while failslab and fail_page_alloc fail the
 # loading task's allocations. Every load must either succeed fully or fail
 # cleanly, leaving no module and no device behind; a plain load must work
-# afterwards. Then shmring_failslab_test fails ABI 2's allocations. Needs a kernel with FAULT_INJECTION_DEBUG_FS (the debug
-# kernel of `make check-debug`); leaks are judged by shmring_leakcheck.sh.
+# afterwards. Then shmring_failslab_test fails ABI 2's allocations.
+# Needs a kernel with FAULT_INJECTION_DEBUG_FS (the debug kernel of
+# `make check-debug`); leaks are judged by shmring_leakcheck.sh.
 
 DIR=$(dirname "$0")
 . "$DIR/../kselftest/ktap_helpers.sh"

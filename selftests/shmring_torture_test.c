@@ -1691,7 +1691,8 @@ FIXTURE_TEARDOWN(shmring_torture)
 
 /*
  * Runs the roles of run->roles for @secs, then stops them: none may have
- * failed, and all must be gone. Prints what was done.
+ * failed, and all must be gone, and the test holds the fds it held before.
+ * Prints what was done.
  */
 static void torture_run(struct __test_metadata *_metadata,
 			FIXTURE_DATA(shmring_torture) *self, unsigned long secs)
@@ -1699,8 +1700,10 @@ static void torture_run(struct __test_metadata *_metadata,
 	struct run *run = &self->run;
 	struct shared *sh = run->sh;
 	int64_t start, end;
-	int i, alive;
+	int i, alive, nfds;
 
+	nfds = count_fds();
+	ASSERT_LT(0, nfds);
 	ksft_print_msg("torture: %lu s, seed %u\n", secs, run->seed);
 	fflush(stdout);
 	for (i = 0; i < NR_SLOTS; i++)
@@ -1758,6 +1761,8 @@ static void torture_run(struct __test_metadata *_metadata,
 	}
 	if (run->roles & 1U << CHURNER)
 		ASSERT_LT(0UL, sh->churns);
+	/* Every child is gone: the test holds what it held at the start. */
+	ASSERT_EQ(nfds, count_fds());
 }
 
 /* Nobody waits, and no task stays in D state. */
@@ -1822,13 +1827,8 @@ static unsigned long torture_seconds(void)
 TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
 {
 	char why[128];
-	int nfds;
 
-	nfds = count_fds();
-	ASSERT_LT(0, nfds);
 	torture_run(_metadata, self, torture_seconds());
-	/* Every child is gone: the test holds what it held at the start. */
-	ASSERT_EQ(nfds, count_fds());
 	torture_settled(_metadata, self);
 
 	/* The final fputs of killed processes may still be on their way. */
@@ -1848,13 +1848,8 @@ TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
 /* Only when named: see the comment at the top. */
 TEST_F_TIMEOUT(shmring_torture, events_churn, MAX_SECONDS + 120)
 {
-	int nfds;
-
-	nfds = count_fds();
-	ASSERT_LT(0, nfds);
 	self->run.roles = EVENT_ROLES;
 	torture_run(_metadata, self, torture_seconds());
-	ASSERT_EQ(nfds, count_fds());
 	torture_settled(_metadata, self);
 	watch_budget_whole(_metadata, self);
 }

@@ -667,14 +667,22 @@ static int pidfd_follows_entry(void)
 	return 0;
 }
 
-/* Clears @bits in the entry of @pid, as if it had never set them. */
-static void entry_clear(struct shmring_channel *ch, pid_t pid, uint32_t bits)
+/* The entry @pid holds on @ch's channel: it must hold one. */
+static struct sr_peer *entry_of(struct shmring_channel *ch, pid_t pid)
 {
 	int i;
 
 	for (i = 0; i < (int)SHMRING_MAX_PEERS; i++)
 		if (atomic_load(&ch->r->ctl.peers[i].pid) == (uint32_t)pid)
-			atomic_fetch_and(&ch->r->ctl.peers[i].flags, ~bits);
+			return &ch->r->ctl.peers[i];
+	CHECK(!"no entry for the pid");
+	return NULL;
+}
+
+/* Clears @bits in the entry of @pid, as if it had never set them. */
+static void entry_clear(struct shmring_channel *ch, pid_t pid, uint32_t bits)
+{
+	atomic_fetch_and(&entry_of(ch, pid)->flags, ~bits);
 }
 
 /*
@@ -728,15 +736,12 @@ static int pidfd_other_start_dead(void)
 	struct shmring_channel *c;
 	char buf[16];
 	pid_t pid;
-	int i;
 
 	*v = (struct victim){ .sh = sh, .kind = SHMRING_MSG,
 			      .role = SHMRING_PRODUCER };
 	c = chan_c(sh, SHMRING_CONSUMER, SHMRING_MSG);
 	pid = start_idle(v);
-	for (i = 0; i < (int)SHMRING_MAX_PEERS; i++)
-		if (atomic_load(&c->r->ctl.peers[i].pid) == (uint32_t)pid)
-			atomic_fetch_add(&c->r->ctl.peers[i].start, 1);
+	atomic_fetch_add(&entry_of(c, pid)->start, 1);
 	CHECK_ERR(shmring_msg_recv(c, buf, sizeof(buf), BOUND_NS), EPIPE);
 	CHECK_EQ(pidfds(NULL, NULL), before);
 	CHECK_EQ(kill(pid, 0), 0);

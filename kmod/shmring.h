@@ -43,6 +43,10 @@ struct shmring_watcher;
  * @charge: bytes an instance counts against @creator, its size.
  * @numa_node: the node its pages come from, or NUMA_NO_NODE.
  * @account: charge the pages and buckets to the caller's memory cgroup.
+ * @memcg: an instance's memory cgroup at creation, the one charged, as a
+ *	path in its hierarchy; NULL when nothing was charged.
+ * @nr_files: open files of the buffer, those that mappings and watch fds
+ *	keep open included.
  * @registered: an instance's device was added (under the instance lock).
  * @dead: an instance was destroyed: no new open.
  * @pages: @nr_pages order-0 pages, allocated at creation, freed with the
@@ -72,6 +76,8 @@ struct shmring_dev {
 	size_t charge;
 	int numa_node;
 	bool account;
+	char *memcg;
+	atomic_t nr_files;
 	bool registered;
 	bool dead;
 	struct page **pages;

@@ -56,6 +56,7 @@
 
 #include <linux/capability.h>
 #include <linux/cdev.h>
+#include <linux/cgroup.h>
 #include <linux/cred.h>
 #include <linux/dcache.h>
 #include <linux/device.h>
@@ -63,6 +64,7 @@
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/kdev_t.h>
+#include <linux/limits.h>
 #include <linux/kernel.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
@@ -162,10 +164,31 @@ static ssize_t creator_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(creator);
 
+/* The memory cgroup charged at creation, "-" for none. */
+static ssize_t memcg_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	const char *memcg = shmring_dev_of(dev)->memcg;
+
+	return sysfs_emit(buf, "%s\n", memcg ? memcg : "-");
+}
+static DEVICE_ATTR_RO(memcg);
+
+/* Open files, those of mappings and watch fds included; 0 when unused. */
+static ssize_t users_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	return sysfs_emit(buf, "%d\n",
+			  atomic_read(&shmring_dev_of(dev)->nr_files));
+}
+static DEVICE_ATTR_RO(users);
+
 static struct attribute *shmring_inst_attrs[] = {
 	&dev_attr_size.attr,
 	&dev_attr_numa_node.attr,
 	&dev_attr_creator.attr,
+	&dev_attr_memcg.attr,
+	&dev_attr_users.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(shmring_inst);
@@ -191,6 +214,7 @@ static void shmring_inst_release(struct device *dev)
 		ida_free(&shmring_minors, MINOR(dev->devt));
 	shmring_wait_exit(sdev);
 	shmring_mem_free(sdev);
+	kfree(sdev->memcg);
 	kfree(sdev);
 }
 
@@ -302,6 +326,35 @@ struct shmring_inst_args {
 	bool account;
 };
 
+/*
+ * The path of the memory cgroup that __GFP_ACCOUNT charges for the caller,
+ * in the memory controller's hierarchy: its own, or the nearest ancestor
+ * with the controller enabled. NULL when nothing is charged.
+ */
+static char *shmring_memcg_path(void)
+{
+#ifdef CONFIG_MEMCG
+	struct cgroup_subsys_state *css;
+	char *buf, *path;
+	int ret;
+
+	if (!cgroup_subsys_enabled(memory_cgrp_subsys))
+		return NULL;
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	css = task_get_css(current, memory_cgrp_id);
+	ret = cgroup_path(css->cgroup, buf, PATH_MAX);
+	css_put(css);
+	path = ret < 0 ? ERR_PTR(ret) : ret >= PATH_MAX ?
+	       ERR_PTR(-ENAMETOOLONG) : kstrdup(buf, GFP_KERNEL_ACCOUNT);
+	kfree(buf);
+	return path ? path : ERR_PTR(-ENOMEM);
+#else
+	return NULL;
+#endif
+}
+
 static int shmring_inst_add(const struct shmring_inst_args *a)
 {
 	struct shmring_dev *sdev;
@@ -352,6 +405,14 @@ static int shmring_inst_add(const struct shmring_inst_args *a)
 	ret = dev_set_name(&sdev->dev, "%s", a->name);
 	if (ret)
 		goto err;
+	if (a->account) {
+		sdev->memcg = shmring_memcg_path();
+		if (IS_ERR(sdev->memcg)) {
+			ret = PTR_ERR(sdev->memcg);
+			sdev->memcg = NULL;
+			goto err;
+		}
+	}
 
 	ret = shmring_mem_alloc(sdev, a->size);
 	if (ret)

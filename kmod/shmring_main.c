@@ -18,6 +18,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/overflow.h>
+#include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -202,6 +203,16 @@ static long shmring_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/* fdinfo: the buffer (its instance's name, or "-"), then the actions. */
+static void shmring_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct shmring_dev *sdev = shmring_from_file(file);
+
+	seq_printf(m, "shmring-instance:\t%s\n",
+		   sdev->name[0] ? sdev->name : "-");
+	shmring_release_show_fdinfo(m, file);
+}
+
 /*
  * Of /dev/shmring and of every instance. .owner pins the module while any
  * file, and so any mapping, is alive.
@@ -211,7 +222,7 @@ const struct file_operations shmring_fops = {
 	/* A struct shmring_file per open, for its release actions. */
 	.open = shmring_file_open,
 	.release = shmring_file_release,
-	.show_fdinfo = shmring_release_show_fdinfo,
+	.show_fdinfo = shmring_show_fdinfo,
 	.llseek = shmring_llseek,
 	.read_iter = shmring_read_iter,
 	.write_iter = shmring_write_iter,

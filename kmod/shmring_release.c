@@ -56,6 +56,7 @@ int shmring_file_open(struct inode *inode, struct file *file)
 	mutex_init(&sf->lock);
 	INIT_LIST_HEAD(&sf->actions);
 	file->private_data = sf;
+	atomic_inc(&sdev->nr_files);
 	return 0;
 }
 
@@ -97,6 +98,7 @@ int shmring_file_release(struct inode *inode, struct file *file)
 		list_del(&a->node);
 		kfree(a);
 	}
+	atomic_dec(&sf->sdev->nr_files);
 	mutex_destroy(&sf->lock);
 	kfree(sf);
 	return 0;

@@ -28,10 +28,10 @@ expect() {
 		return 1
 	fi
 	[ -z "$pat" ] && return 0
-	if ! grep -qE "$pat" $T/out; then
+	if ! grep -qE -- "$pat" $T/out; then
 		sed 's/^/# /' $T/out
 		echo "# '$*': no match for /$pat/"
 		return 1
 	fi
-	echo "# $*: $(grep -E "$pat" $T/out | head -n 1)"
+	echo "# $*: $(grep -E -- "$pat" $T/out | head -n 1)"
 }

@@ -171,11 +171,14 @@ ktap_test_result "nobody: no other owner or group (EPERM); its own instance, 060
 
 # Destroy while a receiver holds it open and mapped: the name goes at once.
 destroy_held() {
-	expect 0 '' shmring create $HOLD -s 1M &&
+	expect 0 '' shmring create $HOLD -s 4M &&
 	node $HOLD 600 root root || return 1
 	shmring -i $HOLD recv -c held >/dev/null 2>&1 &
 	pid=$!
 	sleep 1
+	grep -q "/dev/shmrings/$HOLD" /proc/$pid/maps ||
+		echo "# the receiver does not map /dev/shmrings/$HOLD"
+	grep -q "/dev/shmrings/$HOLD" /proc/$pid/maps &&
 	expect 0 '' shmring destroy $HOLD &&
 	[ ! -e /dev/shmrings/$HOLD ] &&
 	expect 0 '' shmring list &&
@@ -185,7 +188,7 @@ destroy_held() {
 	rc=$?
 	kill $pid 2>/dev/null
 	wait $pid 2>/dev/null
-	[ $rc -eq 0 ] && expect 0 '' shmring create $HOLD -s 1M &&
+	[ $rc -eq 0 ] && expect 0 '' shmring create $HOLD -s 4M &&
 	expect 0 '' shmring destroy $HOLD
 }
 ktap_test_result "destroy while held open: the name and node go, the holder lives, the name is free" destroy_held

@@ -36,7 +36,8 @@
 #define INST_DIR	"/dev/shmrings/"
 #define PARAM_DIR	MOD_SYSFS "/parameters/"
 #define CGROUP_ROOT	"/sys/fs/cgroup"
-#define CGROUP_TEST	CGROUP_ROOT "/shmring-kst"
+#define CGROUP_NAME	"shmring-kst"
+#define CGROUP_TEST	CGROUP_ROOT "/" CGROUP_NAME
 
 #define USER_UID	1000	/* shmring-user */
 #define USER_GID	999	/* shmring, its supplementary group */
@@ -147,6 +148,19 @@ static long long read_num(const char *path)
 	return strtoll(buf, NULL, 0);
 }
 
+/* The first line of a sysfs file, without its newline; "" if unreadable. */
+static const char *read_line(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
 static void set_param(const char *name, unsigned long long val)
 {
 	char path[128], num[32];
@@ -247,8 +261,9 @@ TEST_F(inst, create_open_map_destroy)
 	struct shmring_info info;
 	size_t size = 16 * self->page, i;
 	uint8_t *map, buf[8];
+	char line[256];
 	struct stat st;
-	int fd;
+	int fd, fd2;
 
 	ASSERT_EQ(0, create("kst-a", size, 0640));
 	ASSERT_EQ(0, inst_stat("kst-a", &st));
@@ -259,9 +274,16 @@ TEST_F(inst, create_open_map_destroy)
 	EXPECT_EQ((long long)size, read_num("/sys/class/shmring/kst-a/size"));
 	EXPECT_EQ(-1, read_num("/sys/class/shmring/kst-a/numa_node"));
 	EXPECT_EQ(0, read_num("/sys/class/shmring/kst-a/creator"));
+	/* Charged to this process's memory cgroup, a path in its hierarchy. */
+	EXPECT_EQ('/', read_line("/sys/class/shmring/kst-a/memcg", line,
+				 sizeof(line))[0]) TH_LOG("memcg '%s'", line);
+	EXPECT_EQ(0, read_num("/sys/class/shmring/kst-a/users"));
 
 	fd = inst_open("kst-a", O_RDWR);
 	ASSERT_LE(0, fd);
+	EXPECT_EQ(1, read_num("/sys/class/shmring/kst-a/users"));
+	ASSERT_EQ(0, fdinfo_lines(fd, "shmring-instance:", line, sizeof(line)));
+	EXPECT_STREQ("shmring-instance:\tkst-a\n", line);
 	ASSERT_EQ(0, shmring_get_info(fd, &info));
 	EXPECT_EQ(size, info.size);
 	EXPECT_EQ(self->page, info.page_size);
@@ -276,13 +298,21 @@ TEST_F(inst, create_open_map_destroy)
 	memcpy(map + size - 8, "instance", 8);
 	ASSERT_EQ(8, pread(fd, buf, 8, size - 8));
 	EXPECT_EQ(0, memcmp(buf, "instance", 8));
+	/* A second open, then the mapping alone keeps one file. */
+	fd2 = inst_open("kst-a", O_RDONLY);
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(2, read_num("/sys/class/shmring/kst-a/users"));
+	close(fd2);
+	EXPECT_EQ(1, read_num("/sys/class/shmring/kst-a/users"));
 	/* The same bounds as the default device. */
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, size + self->page, PROT_READ,
 				   MAP_SHARED, fd, 0));
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, self->page, PROT_READ, MAP_PRIVATE,
 				   fd, 0));
-	munmap(map, size);
 	close(fd);
+	EXPECT_EQ(1, read_num("/sys/class/shmring/kst-a/users"));
+	munmap(map, size);
+	EXPECT_EQ(0, read_num("/sys/class/shmring/kst-a/users"));
 
 	EXPECT_EQ(0, destroy("kst-a"));
 	EXPECT_EQ(-ENOENT, inst_stat("kst-a", &st));
@@ -297,6 +327,8 @@ TEST_F(inst, create_open_map_destroy)
 	close(fd);
 	fd = shmring_open(O_RDWR);
 	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fdinfo_lines(fd, "shmring-instance:", line, sizeof(line)));
+	EXPECT_STREQ("shmring-instance:\t-\n", line);
 	{
 		struct shmring_create c;
 
@@ -1102,7 +1134,7 @@ TEST_F(inst, memcg)
 {
 	long long before, created, destroyed, freed;
 	size_t size = 16 << 20;
-	char pid[32];
+	char pid[32], line[256];
 	void *map;
 	int fd, ret;
 
@@ -1121,6 +1153,8 @@ TEST_F(inst, memcg)
 	before = read_num(CGROUP_TEST "/memory.current");
 	ASSERT_EQ(0, create("kst-cg", size, 0600));
 	created = read_num(CGROUP_TEST "/memory.current");
+	EXPECT_STREQ("/" CGROUP_NAME, read_line("/sys/class/shmring/kst-cg/memcg",
+						line, sizeof(line)));
 	TH_LOG("memory.current %lld -> %lld after creating %zu bytes",
 	       before, created, size);
 	EXPECT_LE(before + (long long)size, created);
@@ -1153,6 +1187,7 @@ TEST_F(inst, memcg)
 TEST(rmmod_with_instances)
 {
 	const char *ko = getenv("SHMRING_KO");
+	char line[256];
 	struct stat st;
 	int ko_fd, fd;
 	void *map;
@@ -1199,6 +1234,8 @@ TEST(rmmod_with_instances)
 	EXPECT_EQ(USER_GID, st.st_gid);
 	EXPECT_EQ(65536, read_num("/sys/class/shmring/kst-a/size"));
 	EXPECT_EQ(-1, read_num("/sys/class/shmring/kst-a/creator"));
+	EXPECT_STREQ("-", read_line("/sys/class/shmring/kst-a/memcg", line,
+				    sizeof(line)));
 	ASSERT_EQ(0, inst_stat("kst-b", &st));
 	EXPECT_EQ(0600, st.st_mode & 07777);
 	EXPECT_EQ(0, st.st_uid);

@@ -434,7 +434,7 @@ const char *instance_of_path(const char *path)
 void instance_print(const char *name)
 {
 	struct shmring_instinfo *tab;
-	char buf[64], owner[64], group[64], mode[11];
+	char buf[4096], owner[64], group[64], mode[11];
 	const char *v;
 	int i, n, max;
 
@@ -476,7 +476,13 @@ void instance_print(const char *name)
 	free(tab);
 	/* Shown as soon as the module reports them; older ones do not. */
 	v = sysfs_attr(name, "memcg", buf, sizeof(buf));
+	if (v && !strcmp(v, "-"))
+		v = "none (created when the module loaded, or no memory controller)";
 	printf("memcg: %s\n", v ? v : "unknown (not reported by this module)");
+	/* This process's own open file is one of them. */
 	v = sysfs_attr(name, "users", buf, sizeof(buf));
-	printf("users: %s\n", v ? v : "unknown (not reported by this module)");
+	if (v)
+		printf("users: %s open files, this one included\n", v);
+	else
+		puts("users: unknown (not reported by this module)");
 }

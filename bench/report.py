@@ -271,6 +271,12 @@ def ratios(host, guest):
         Ratio("WAIT/WAKE round trip / shared-futex round trip", "guest",
               g("roundtrip", "shmring", size, "ns_per_roundtrip"),
               g("roundtrip", "futex", size, "ns_per_roundtrip"), "<=", 1.10),
+        Ratio("WAIT/WAKE round trip on an instance / on /dev/shmring",
+              "guest",
+              g("roundtrip", "instance", rt_size("instance", "shmring"),
+                "ns_per_roundtrip"),
+              g("roundtrip", "shmring", rt_size("instance", "shmring"),
+                "ns_per_roundtrip"), "<=", 1.05),
         Ratio("epoll wake-up round trip: watch fd / eventfd", "guest",
               g("roundtrip", "watch_epoll", esize, "ns_per_roundtrip"),
               g("roundtrip", "eventfd_epoll", esize, "ns_per_roundtrip"),
@@ -314,11 +320,36 @@ INFO_RATIOS = [
 ]
 
 
-def info_ratios(host):
-    """INFO_RATIOS with their rows: (name, numerator, denominator)."""
-    return [(name, find(host, "throughput", num, size, metric),
-             find(host, "throughput", den, size, metric))
-            for name, num, den, size, metric in INFO_RATIOS]
+# The same from the guest: name, group, numerator, denominator, metric.
+GUEST_INFO_RATIOS = [
+    ("create, map and destroy an instance / memfd_create, ftruncate and "
+     "mmap (guest)", "instance", "instance_create_map_destroy",
+     "memfd_create_map", "ms_per_cycle"),
+    ("the same, each page written once (guest)", "instance",
+     "instance_create_map_touch_destroy", "memfd_create_map_touch",
+     "ms_per_cycle"),
+]
+
+
+def guest_rows(rows, group, transport, metric):
+    """The row of @transport in @group at its largest size, or None."""
+    found = [r for r in rows or [] if r["group"] == group and
+             r["transport"] == transport and r["metric"] == metric]
+    return max(found, key=lambda r: r["msg_bytes"]) if found else None
+
+
+def info_ratios(host, guest):
+    """INFO_RATIOS and GUEST_INFO_RATIOS with their rows: (name,
+    numerator, denominator)."""
+    out = [(name, find(host, "throughput", num, size, metric),
+            find(host, "throughput", den, size, metric))
+           for name, num, den, size, metric in INFO_RATIOS]
+    for name, group, num, den, metric in GUEST_INFO_RATIOS:
+        n = guest_rows(guest, group, num, metric)
+        if n:
+            name = "%s, %s" % (name, human_size(n["msg_bytes"]))
+        out.append((name, n, guest_rows(guest, group, den, metric)))
+    return out
 
 
 def ordered(names):
@@ -702,8 +733,8 @@ def summary(host, guest, args, chart_ok):
     gi = part_info(guest)
     if gi:
         lines.append("| guest | %s | %s | WAIT/WAKE and epoll round "
-                     "trips, wake-up scaling, SIGKILL to EPIPE, mapping "
-                     "(the module under QEMU) |" % gi)
+                     "trips, wake-up scaling, SIGKILL to EPIPE, "
+                     "instances, mapping (the module under QEMU) |" % gi)
     else:
         lines.append("| guest | - | - | **missing: %s not found; the guest "
                      "targets are not measured** |" % os.path.relpath(
@@ -737,7 +768,7 @@ def summary(host, guest, args, chart_ok):
     lines += ["", "Context (no target; as above, the median over the rounds "
               "of the ratio within each round):", "",
               "| ratio | measured |", "|---|---:|"]
-    for name, num, den in info_ratios(host):
+    for name, num, den in info_ratios(host, guest):
         v = round_median(num, den)
         lines.append("| %s | %s |" % (name, "-" if v is None else
                                       "%.2f" % v))

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # make bench, guest half: boot Debian's 6.12 kernel with shmring loaded and
 # run shmring-bench-guest (bench/guest) in it: round trips of shmring
-# WAIT/WAKE against a shared futex, eventfd, pipe and socketpair; wake
-# latency with 1, 100 and 4096 waiters; mmap+touch of a 512 MiB buffer
-# against a memfd; libshmring's system calls per message. The guest is TCG:
-# only ratios within this run mean anything.
+# WAIT/WAKE (on /dev/shmring and on an instance) against a shared futex,
+# eventfd, pipe and socketpair; wake latency with 1, 100 and 4096 waiters;
+# creating, mapping and destroying a 64 MiB instance against a memfd;
+# mmap+touch of a 512 MiB buffer against a memfd; libshmring's system calls
+# per message. The guest is TCG: only ratios within this run mean anything.
 #
 #   guest/bench.sh [--quick] [out.csv]    (default bench/results/guest.csv)
 #

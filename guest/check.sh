@@ -14,6 +14,9 @@ GUEST_SECONDS=${GUEST_SECONDS:-900}
 # polling idle CPU needs no IPI; make check-debug keeps the default idle,
 # so the IPI path is tested there.
 CHECK_CMDLINE=idle=poll
+# Three NUMA nodes, one of them memoryless (boot() in lib.sh), which
+# shmring_instances_test then requires.
+GUEST_NUMA=1 GUEST_ENV="SHMRING_EXPECT_NUMA=1"
 
 ensure_host_packages
 ensure_ksrc

@@ -275,10 +275,23 @@ prepare_guest() {
 # clocksource to the HPET in mid-run, and flips sched_clock's static key;
 # under TCG the text patching of that flip can leave a stale int3 in flight
 # on the other vCPU, which then dies with "Oops: int3".
+#
+# GUEST_NUMA=1 gives the guest three NUMA nodes, so that instances placed
+# on a node can be checked: node 0 with CPU 0 and all but 256 MiB of the
+# memory, node 1 with 256 MiB and no CPU, node 2 with CPU 1 and no memory
+# (a memoryless node, where placing an instance is ENODEV).
 boot() {
 	local kernel=$1 initrd=$2 logf=$3 secs=$4 extra=${5:-} rc=0
+	local mem=${GUEST_MEM:-1536} numa=()
+	if [ "${GUEST_NUMA:-0}" = 1 ]; then
+		numa=(-object "memory-backend-ram,id=m0,size=$((mem - 256))M"
+		      -object memory-backend-ram,id=m1,size=256M
+		      -numa node,nodeid=0,cpus=0,memdev=m0
+		      -numa node,nodeid=1,memdev=m1
+		      -numa node,nodeid=2,cpus=1)
+	fi
 	timeout --foreground -k 10 "$secs" qemu-system-x86_64 \
-		-accel tcg -cpu max -smp 2 -m "${GUEST_MEM:-1536}" \
+		-accel tcg -cpu max -smp 2 -m "$mem" "${numa[@]}" \
 		-nographic -no-reboot -nodefaults -serial stdio \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=3 tsc=reliable rdinit=/init${extra:+ $extra}" \

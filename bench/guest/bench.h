@@ -23,6 +23,7 @@ struct bench_cfg {
 	unsigned long wake_iters;	/* WAKEs per run in the scale test */
 	unsigned long wake_warmup;
 	unsigned long map_bytes;	/* module size for the mapping test */
+	unsigned long inst_bytes;	/* instance size, create+map+destroy */
 	unsigned long msgs;		/* messages per run, syscall count */
 	unsigned long msgs_warmup;
 	unsigned long slow_work_ns;	/* per-message work, slow consumer */
@@ -69,9 +70,12 @@ int bench_scale(void);
 int bench_syscalls(void);
 int bench_mapping(void);
 int bench_epipe(void);
+int bench_instance(void);
 int bench_callcost(void);	/* diagnostics only */
 
-/* shmring_dev.c: raw ioctls on /dev/shmring. */
+/* shmring_dev.c: raw ioctls on /dev/shmring, its instances and control. */
+#define SHMRING_CONTROL_PATH	"/dev/shmring-control"
+#define SHMRING_INST_DIR	"/dev/shmrings/"
 struct shmring_map {
 	int fd;
 	unsigned char *base;
@@ -79,10 +83,14 @@ struct shmring_map {
 };
 
 int shmring_map_open(struct shmring_map *m);
+int shmring_map_open_path(struct shmring_map *m, const char *path);
 void shmring_map_close(struct shmring_map *m);
 int dev_wait(int fd, uint64_t offset, uint32_t expected, int64_t timeout_ns);
 int dev_wake(int fd, uint64_t offset, uint32_t count);
 int dev_nr_waiters(int fd);
 int module_reload(const char *size);
+/* On an fd of SHMRING_CONTROL_PATH: 0 or -errno. */
+int inst_create(int ctl, const char *name, uint64_t size);
+int inst_destroy(int ctl, const char *name);
 
 #endif /* BENCH_H */

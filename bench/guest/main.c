@@ -6,13 +6,14 @@
  * measurement between @@shmring-bench-begin and @@shmring-bench-end on
  * stdout; diagnostics go to stderr. Parts: roundtrip, callcost (what
  * one non-sleeping call costs: diagnostics only), scale, syscalls, epipe
- * (SIGKILL of a peer to the survivor's EPIPE), mapping (which reloads the
+ * (SIGKILL of a peer to the survivor's EPIPE), instance (create, map and
+ * destroy an instance against a memfd), mapping (which reloads the
  * module, so it runs last). Exits non-zero if
  * any part failed its checks; the rows of the others are still printed.
  *
  * --quick is the smoke run of `make check`: every part, every check, few
  * iterations, two repeats, three kills per repeat for the epipe test and a
- * 16 MiB buffer for the mapping test.
+ * 16 MiB buffer for the mapping and instance tests.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -26,6 +27,7 @@ struct bench_cfg cfg = {
 	.rt_iters = 10000, .rt_warmup = 1000,
 	.wake_iters = 3000, .wake_warmup = 200,
 	.map_bytes = 512UL << 20,
+	.inst_bytes = 64UL << 20,
 	.msgs = 20000, .msgs_warmup = 2000,
 	.slow_work_ns = 100000, .keepup_work_ns = 2000,
 	.kills = 20,
@@ -37,6 +39,7 @@ static const struct bench_cfg quick = {
 	.rt_iters = 300, .rt_warmup = 50,
 	.wake_iters = 50, .wake_warmup = 10,
 	.map_bytes = 16UL << 20,
+	.inst_bytes = 16UL << 20,
 	.msgs = 1000, .msgs_warmup = 1000,
 	.slow_work_ns = 100000, .keepup_work_ns = 2000,
 	.kills = 3,
@@ -51,6 +54,7 @@ static const struct {
 	{ "scale", bench_scale },
 	{ "syscalls", bench_syscalls },
 	{ "epipe", bench_epipe },
+	{ "instance", bench_instance },
 	{ "mapping", bench_mapping },
 };
 
@@ -59,7 +63,8 @@ static const struct {
 static void usage(void)
 {
 	fprintf(stderr, "usage: shmring-bench-guest [--quick] [--repeats N] "
-		"[--only roundtrip,callcost,scale,syscalls,epipe,mapping]\n");
+		"[--only roundtrip,callcost,scale,syscalls,epipe,instance,"
+		"mapping]\n");
 	exit(2);
 }
 

@@ -24,12 +24,18 @@
  * The transports take turns within each repeat, so drift in the host
  * spreads over all of them.
  *
+ * instance against shmring is the instances' target: the same WAIT/WAKE on
+ * an instance's node, whose files find their buffer through the cdev
+ * rather than the miscdevice, and whose words hash into its own buckets.
+ *
  * watch_epoll against eventfd_epoll is the watch fd's target: each side
  * sleeps in epoll_wait(2), on a watch fd of its word that the peer's WAKE
  * bumps, or on an eventfd that the peer writes; both read the count back,
  * so a hand-off costs three system calls either way (transport.c).
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,13 +47,15 @@
 
 static const struct transport *const transports[] = {
 	&tp_shmring, &tp_futex, &tp_eventfd, &tp_pipe, &tp_socketpair,
-	&tp_watch_epoll, &tp_eventfd_epoll,
+	&tp_watch_epoll, &tp_eventfd_epoll, &tp_instance,
 };
 
 #define NR_TP	(sizeof(transports) / sizeof(transports[0]))
-#define FUTEX	1	/* the floor, in transports[] */
+#define SHMRING	0	/* /dev/shmring, in transports[] */
+#define FUTEX	1	/* the floor */
 #define WATCH	5	/* the watch fd in epoll... */
 #define EVENTFD_EPOLL 6	/* ...and its bound, an eventfd in epoll */
+#define INSTANCE 7	/* WAIT/WAKE on an instance, held to /dev/shmring */
 
 /* A run with fewer blocking round trips than this runs again... */
 #define MIN_BLOCKED	0.5
@@ -195,7 +203,34 @@ static void ratio_diag(const double *rt, const double *rd, unsigned int R,
 	     s.min, s.max);
 }
 
+static int rt_rounds(void);
+
+/* The round trips, with the instance tp_instance needs around them. */
 int bench_roundtrip(void)
+{
+	int ctl, ret;
+
+	ctl = open(SHMRING_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		errorf("open %s: %s", SHMRING_CONTROL_PATH, strerror(errno));
+		return -1;
+	}
+	ret = inst_create(ctl, RT_INSTANCE, RT_INSTANCE_BYTES);
+	if (ret) {
+		errorf("create %s: %s", RT_INSTANCE, strerror(-ret));
+		close(ctl);
+		return -1;
+	}
+	ret = rt_rounds();
+	if (inst_destroy(ctl, RT_INSTANCE)) {
+		errorf("destroy %s: %m", RT_INSTANCE);
+		ret = -1;
+	}
+	close(ctl);
+	return ret;
+}
+
+static int rt_rounds(void)
 {
 	unsigned int R = cfg.repeats, rep, k, t, redo, redone = 0;
 	unsigned long n = cfg.rt_iters;
@@ -264,6 +299,8 @@ int bench_roundtrip(void)
 	if (!ret)
 		ratio_diag(reps[WATCH], reps[EVENTFD_EPOLL], R, WATCH,
 			   EVENTFD_EPOLL);
+	if (!ret)
+		ratio_diag(reps[INSTANCE], reps[SHMRING], R, INSTANCE, SHMRING);
 	if (!ret)
 		redone_row("roundtrip_redone", redone, MIN_BLOCKED * 100, "%",
 			   RT_REDO);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /dev/shmring without libshmring: open and map it, the raw WAIT, WAKE and
- * INFO ioctls, and reloading the module with another size.
+ * /dev/shmring without libshmring: open and map it or an instance, the raw
+ * WAIT, WAKE and INFO ioctls, creating and destroying instances, and
+ * reloading the module with another size.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,12 +19,17 @@
 
 int shmring_map_open(struct shmring_map *m)
 {
+	return shmring_map_open_path(m, "/dev/shmring");
+}
+
+int shmring_map_open_path(struct shmring_map *m, const char *path)
+{
 	struct shmring_info info;
 
 	m->base = NULL;
-	m->fd = open("/dev/shmring", O_RDWR | O_CLOEXEC);
+	m->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (m->fd < 0) {
-		errorf("open /dev/shmring: %s", strerror(errno));
+		errorf("open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (ioctl(m->fd, SHMRING_IOC_INFO, &info)) {
@@ -34,7 +40,7 @@ int shmring_map_open(struct shmring_map *m)
 	m->base = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       m->fd, 0);
 	if (m->base == MAP_FAILED) {
-		errorf("mmap /dev/shmring: %s", strerror(errno));
+		errorf("mmap %s: %s", path, strerror(errno));
 		m->base = NULL;
 		goto err;
 	}
@@ -83,6 +89,26 @@ int dev_nr_waiters(int fd)
 	if (ioctl(fd, SHMRING_IOC_INFO, &info))
 		return -errno;
 	return (int)info.nr_waiters;
+}
+
+/* SHMRING_IOC_CREATE of @name, @size bytes, mode 0600, the caller's ids. */
+int inst_create(int ctl, const char *name, uint64_t size)
+{
+	struct shmring_create c = {
+		.size = size, .mode = 0600,
+		.uid = SHMRING_ID_CALLER, .gid = SHMRING_ID_CALLER,
+	};
+
+	strncpy(c.name, name, sizeof(c.name) - 1);
+	return ioctl(ctl, SHMRING_IOC_CREATE, &c) ? -errno : 0;
+}
+
+int inst_destroy(int ctl, const char *name)
+{
+	struct shmring_destroy d = { .flags = 0 };
+
+	strncpy(d.name, name, sizeof(d.name) - 1);
+	return ioctl(ctl, SHMRING_IOC_DESTROY, &d) ? -errno : 0;
 }
 
 /*

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The seven transports of the round trip: shmring WAIT/WAKE (raw ioctls on a
- * word of the device mapping), a shared futex on a memfd (the floor the
+ * The eight transports of the round trip: shmring WAIT/WAKE (raw ioctls on a
+ * word of the device mapping, and the same on an instance, RT_INSTANCE,
+ * which roundtrip.c creates), a shared futex on a memfd (the floor the
  * module is held to), eventfd, pipe and a unix socketpair; and the two that
  * sleep in epoll_wait(2), on a shmring watch fd (SHMRING_IOC_WATCH) and on
  * an eventfd, the bound the watch fd is held to.
@@ -109,6 +110,19 @@ static int shm_open_link(struct link *l)
 	return 0;
 }
 
+static int inst_open_link(struct link *l)
+{
+	struct shmring_map m;
+
+	if (shmring_map_open_path(&m, SHMRING_INST_DIR RT_INSTANCE))
+		return -1;
+	l->devfd = m.fd;
+	l->map = m.base;
+	l->map_size = m.size;
+	words_at(l);
+	return 0;
+}
+
 static void shm_close_link(struct link *l)
 {
 	struct shmring_map m = { .fd = l->devfd, .base = l->map,
@@ -139,6 +153,12 @@ static int shm_await(struct link *l, int dir, uint32_t seq)
 
 const struct transport tp_shmring = {
 	.name = "shmring", .open = shm_open_link, .close = shm_close_link,
+	.post = shm_post, .await = shm_await, .knows_wakes = 1,
+};
+
+/* The same on an instance: its own pages, buckets and hash key. */
+const struct transport tp_instance = {
+	.name = "instance", .open = inst_open_link, .close = shm_close_link,
 	.post = shm_post, .await = shm_await, .knows_wakes = 1,
 };
 

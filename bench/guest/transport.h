@@ -38,7 +38,11 @@ struct transport {
 	int knows_wakes;		/* post() tells a real wake-up apart */
 };
 
+/* The instance tp_instance uses, which must exist while it runs. */
+#define RT_INSTANCE	"bench-rt"
+#define RT_INSTANCE_BYTES	(1UL << 20)
+
 extern const struct transport tp_shmring, tp_futex, tp_eventfd, tp_pipe,
-	tp_socketpair, tp_watch_epoll, tp_eventfd_epoll;
+	tp_socketpair, tp_watch_epoll, tp_eventfd_epoll, tp_instance;
 
 #endif /* BENCH_TRANSPORT_H */

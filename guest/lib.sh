@@ -277,9 +277,11 @@ prepare_guest() {
 # on the other vCPU, which then dies with "Oops: int3".
 #
 # GUEST_NUMA=1 gives the guest three NUMA nodes, so that instances placed
-# on a node can be checked: node 0 with CPU 0 and all but 256 MiB of the
-# memory, node 1 with 256 MiB and no CPU, node 2 with CPU 1 and no memory
-# (a memoryless node, where placing an instance is ENODEV).
+# on a node can be checked: one with CPU 0 and all but 256 MiB of the
+# memory, one with 256 MiB and no CPU, one with CPU 1 and no memory (a
+# memoryless node, where placing an instance is ENODEV). Linux numbers
+# them as the firmware's tables first name them, CPUs first: the guest
+# sees memory on nodes 0 and 2, and node 1 without.
 boot() {
 	local kernel=$1 initrd=$2 logf=$3 secs=$4 extra=${5:-} rc=0
 	local mem=${GUEST_MEM:-1536} numa=()

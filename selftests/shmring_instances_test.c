@@ -609,8 +609,8 @@ static int pages_node(void *p, size_t page, int n)
 /*
  * A NUMA node with memory: every page of the instance comes from it. One
  * without memory: ENODEV. make check boots its guests with three nodes
- * (guest/lib.sh, GUEST_NUMA): 0 and 1 with memory, 2 with a CPU and none,
- * and sets SHMRING_EXPECT_NUMA=1, so that both must be seen there.
+ * (guest/lib.sh, GUEST_NUMA), two with memory and one with a CPU and none,
+ * and sets SHMRING_EXPECT_NUMA=1, so that both kinds must be seen there.
  */
 TEST_F(inst, numa_node)
 {

@@ -15,7 +15,7 @@ HOST_PACKAGES="build-essential bc cpio kmod busybox-static qemu-system-x86
 	rsync xz-utils sparse libelf-dev linux-source-6.12 linux-headers-amd64
 	linux-headers-6.12-amd64 linux-headers-6.12-rt-amd64 stress-ng
 	libkmod-dev pkg-config python3 gnuplot-nox cppcheck spin
-	cargo rustc librust-tokio-dev librust-libc-dev"
+	cargo rustc librust-tokio-dev librust-libc-dev udev"
 
 # ensure_packages <pkg>...: installs what is missing; apt-get update first,
 # since a fresh machine has no package lists.
@@ -176,6 +176,20 @@ copy_python() {
 	done <"$list"
 }
 
+# copy_udev <root>: Debian's systemd-udevd (udevadm under another name)
+# and its rules, with 60-shmring.rules where a package installs it, for
+# shmring_udev.sh.
+copy_udev() {
+	local root=$1 adm
+	adm=$(readlink -f "$(command -v udevadm)")
+	copy_with_libs "$adm" "$root"
+	mkdir -p "$root/usr/bin" "$root/usr/lib/systemd" "$root/usr/lib/udev/rules.d"
+	[ -e "$root/usr/bin/udevadm" ] || ln -s "$adm" "$root/usr/bin/udevadm"
+	ln -sf "$adm" "$root/usr/lib/systemd/systemd-udevd"
+	cp /usr/lib/udev/rules.d/*.rules "$root/usr/lib/udev/rules.d/"
+	cp "$TOP/udev/60-shmring.rules" "$root/usr/lib/udev/rules.d/"
+}
+
 # install_module <root> <release> <ko> [kdir]: the module built by
 # build_module, installed under <root> as a user installs it: modules_install
 # and depmod, then kmod's modprobe and modinfo for /init. Neither signed nor
@@ -229,6 +243,7 @@ build_initramfs() {
 	if [ "$job" != run ] && [ "$job" != bench ]; then
 		copy_with_libs "$(command -v stress-ng)" "$root"
 		copy_python "$root" "$TOP/selftests/shmring_watch_loops.py"
+		copy_udev "$root"
 	fi
 	# The tool links libkmod dynamically (Debian ships no static one).
 	mkdir -p "$root/usr/bin" "$root/etc"

@@ -17,12 +17,14 @@
 #include <grp.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -670,6 +672,79 @@ TEST_F(inst, numa_node)
 	c.node = none;
 	EXPECT_EQ(-ENODEV, create_full(&c));
 	EXPECT_EQ(-ENOENT, inst_stat("kst-a", &(struct stat){}));
+}
+
+/*
+ * @uid (and @gid) becomes root of a new user namespace that maps only
+ * itself, as an unprivileged container's root is; returns its pid to the
+ * parent, 0 in the child.
+ */
+static pid_t as_ns_root(uid_t uid, gid_t gid)
+{
+	char map[64];
+	pid_t pid = as_user(uid, gid);
+
+	if (pid)
+		return pid;
+	/* setresuid() made it undumpable: its /proc files would be root's. */
+	if (prctl(PR_SET_DUMPABLE, 1) || unshare(CLONE_NEWUSER))
+		_exit(121);
+	if (write_file("/proc/self/setgroups", "deny"))
+		_exit(122);
+	snprintf(map, sizeof(map), "0 %u 1", uid);
+	if (write_file("/proc/self/uid_map", map))
+		_exit(123);
+	snprintf(map, sizeof(map), "0 %u 1", gid);
+	if (write_file("/proc/self/gid_map", map))
+		_exit(124);
+	return 0;
+}
+
+/*
+ * Root of a user namespace, a container's root, is not root here: ids are
+ * its namespace's (its 0 is its own uid outside, anything unmapped is
+ * EINVAL), its instances count against the uid it maps to, within that
+ * uid's limits, and root's instances are not its to destroy.
+ */
+TEST_F(inst, user_namespace)
+{
+	struct stat st;
+	pid_t pid;
+
+	ASSERT_EQ(0, create("kst-a", self->page, 0666));
+	set_param("user_instances", 2);
+	pid = as_ns_root(USER_UID, USER_GID);
+	if (!pid) {
+		if (getuid() != 0)
+			_exit(125);
+		/* Its 0 is USER_UID outside; 5 is no one here. */
+		if (create_owned("kst-user", self->page, 0600, 0, 0))
+			_exit(1);
+		if (create_owned("kst-user2", self->page, 0600, 5,
+				 SHMRING_ID_CALLER) != -EINVAL)
+			_exit(2);
+		if (create_owned("kst-user2", self->page, 0600,
+				 SHMRING_ID_CALLER, 5) != -EINVAL)
+			_exit(3);
+		if (create("kst-user2", self->page, 0600))
+			_exit(4);
+		/* USER_UID's limit of 2, though it is root in here. */
+		if (create("kst-user3", self->page, 0600) != -ENOSPC)
+			_exit(5);
+		if (destroy("kst-a") != -EPERM)
+			_exit(6);
+		if (destroy("kst-user2"))
+			_exit(7);
+		_exit(0);
+	}
+	EXPECT_EQ(0, child_status(pid));
+	ASSERT_EQ(0, inst_stat("kst-user", &st));
+	EXPECT_EQ(USER_UID, st.st_uid);
+	EXPECT_EQ(USER_GID, st.st_gid);
+	EXPECT_EQ(USER_UID, read_num("/sys/class/shmring/kst-user/creator"));
+	EXPECT_EQ(-ENOENT, inst_stat("kst-user2", &st));
+	EXPECT_EQ(-ENOENT, inst_stat("kst-user3", &st));
+	EXPECT_EQ(0, inst_stat("kst-a", &st));
 }
 
 /* Owner, group and mode as asked; EACCES for the others. */

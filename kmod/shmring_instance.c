@@ -282,7 +282,11 @@ static struct shmring_dev *shmring_inst_find(const char *name)
 /* Room for one more instance of @size bytes created by @uid? */
 static int shmring_inst_room(kuid_t uid, size_t size)
 {
-	unsigned long bytes = 0;
+	/* Once each: root may change them meanwhile. */
+	unsigned long max_bytes = READ_ONCE(shmring_user_bytes);
+	unsigned int max_n = READ_ONCE(shmring_user_instances);
+	/* At most SHMRING_MAX_INSTANCES of 1 GiB: no overflow in a u64. */
+	u64 bytes = 0;
 	unsigned int n = 0;
 	struct shmring_dev *sdev;
 
@@ -295,9 +299,7 @@ static int shmring_inst_room(kuid_t uid, size_t size)
 			bytes += sdev->charge;
 		}
 	}
-	if (n < READ_ONCE(shmring_user_instances) &&
-	    size <= READ_ONCE(shmring_user_bytes) &&
-	    bytes <= READ_ONCE(shmring_user_bytes) - size)
+	if (n < max_n && bytes + size <= max_bytes)
 		return 0;
 	if (capable(CAP_SYS_ADMIN))
 		return 0;
@@ -483,7 +485,8 @@ static long shmring_ioctl_create(void __user *arg)
 		return ret;
 	a.numa_node = NUMA_NO_NODE;
 	if (c.flags & SHMRING_CREATE_NODE) {
-		if (c.node < 0 || c.node >= nr_node_ids)
+		if (c.node < 0 || c.node >= nr_node_ids ||
+		    !node_possible(c.node))
 			return -EINVAL;
 		if (!node_state(c.node, N_MEMORY))
 			return -ENODEV;

@@ -74,8 +74,15 @@
 #define NR_CHURNERS		1
 #define NR_WATCHERS		2
 #define NR_RELEASERS		2
-#define NR_SLOTS		(NR_MAPPERS + NR_WAITERS + NR_WAKERS + NR_CHURNERS + \
+/* The processes that work on one buffer. */
+#define NR_BUF_SLOTS		(NR_MAPPERS + NR_WAITERS + NR_WAKERS + NR_CHURNERS + \
 				 NR_WATCHERS + NR_RELEASERS)
+/*
+ * The buffers of a run: the default device first, then any instances a
+ * case makes, each with NR_BUF_SLOTS processes that only ever open it.
+ */
+#define MAX_BUFS		3
+#define NR_SLOTS		(MAX_BUFS * NR_BUF_SLOTS)
 #define WAITER_THREADS		2
 #define MAX_ASLEEP		(NR_WAITERS * WAITER_THREADS)
 
@@ -126,14 +133,13 @@ static const int role_slots[] = {
 
 enum { R_WOKEN, R_EAGAIN, R_TIMEDOUT, R_EINTR, NR_RESULTS };
 
-/* Shared by every process of the run. */
+struct ctl;
+
+/* Shared by the processes of one buffer, and the test. */
 struct shared {
-	int stop;
-	int failed;
-	char msg[256];
+	struct ctl *ctl;	/* the run's */
+	char path[48];		/* the buffer's node, the one they open */
 	uint64_t size, page;
-	/* Odd from a SIGSTOP to STOP_SETTLE_NS after its SIGCONT. */
-	uint32_t stops[NR_SLOTS];
 	/* The tag each mapper page holds, and the one being written. */
 	uint32_t expect[NR_MAPPERS][MAPPER_PAGES];
 	uint32_t pending[NR_MAPPERS][MAPPER_PAGES];
@@ -145,17 +151,30 @@ struct shared {
 	unsigned long releases, release_kills;
 };
 
+/* Shared by every process of the run. */
+struct ctl {
+	int stop;
+	int failed;
+	char msg[256];
+	/* Odd from a SIGSTOP to STOP_SETTLE_NS after its SIGCONT, per slot. */
+	uint32_t stops[NR_SLOTS];
+	struct shared bufs[MAX_BUFS];
+};
+
 struct slot {
 	enum role role;
-	int idx;		/* within its role */
+	int idx;		/* within its role and buffer */
+	int buf;		/* the buffer it works on */
 	pid_t pid;
 	bool killed;		/* SIGKILL sent: that is how it may end */
 	unsigned long gen;	/* respawns */
 };
 
 struct run {
-	struct shared *sh;
+	struct ctl *ctl;
+	int nr_bufs;		/* buffers in use, the first of ctl->bufs */
 	unsigned int roles;	/* 1 << role for each role that runs */
+	int nr_slots;		/* slots in use, the first of @slots */
 	struct slot slots[NR_SLOTS];
 	uint64_t words[NR_WORDS];
 	int64_t stopped_at[NR_SLOTS];
@@ -183,22 +202,47 @@ static int handled(int *counter)
 	return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
 }
 
-/* Records the first failure of the run; the caller then exits or stops. */
+/*
+ * Records the first failure of the run, after @who (a buffer's node, or
+ * NULL), and stops the run; the caller then exits or stops.
+ */
+static __printf(3, 0) void vfail(struct ctl *ctl, const char *who,
+				 const char *fmt, va_list ap)
+{
+	int n = 0;
+
+	if (__atomic_exchange_n(&ctl->failed, 1, __ATOMIC_SEQ_CST))
+		return;
+	if (who)
+		n = snprintf(ctl->msg, sizeof(ctl->msg), "%s: ", who);
+	vsnprintf(ctl->msg + n, sizeof(ctl->msg) - n, fmt, ap);
+	__atomic_store_n(&ctl->stop, 1, __ATOMIC_SEQ_CST);
+}
+
+/* A failure on the buffer of @sh. */
 static __printf(2, 3) void fail(struct shared *sh, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (__atomic_exchange_n(&sh->failed, 1, __ATOMIC_SEQ_CST))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(sh->msg, sizeof(sh->msg), fmt, ap);
+	vfail(sh->ctl, sh->path, fmt, ap);
 	va_end(ap);
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool ctl_stopping(struct ctl *ctl)
+{
+	return __atomic_load_n(&ctl->stop, __ATOMIC_SEQ_CST);
 }
 
 static bool stopping(struct shared *sh)
 {
-	return __atomic_load_n(&sh->stop, __ATOMIC_SEQ_CST);
+	return ctl_stopping(sh->ctl);
+}
+
+/* A child's open of its buffer, close-on-exec. */
+static int dev_open(struct shared *sh, int flags)
+{
+	return open(sh->path, flags | O_CLOEXEC);
 }
 
 static void count(unsigned long *c, unsigned long n)
@@ -211,7 +255,7 @@ static uint8_t *map_words(struct shared *sh, int *fd)
 {
 	uint8_t *p;
 
-	*fd = shmring_open(O_RDWR);
+	*fd = dev_open(sh, O_RDWR);
 	if (*fd < 0) {
 		fail(sh, "open: %s", strerror(errno));
 		_exit(1);
@@ -298,7 +342,7 @@ static void mapper_once(struct shared *sh, int m, uint32_t *seed,
 	int fd;
 
 	first = xorshift(seed) % (MAPPER_PAGES - n + 1);
-	fd = shmring_open(O_RDWR);
+	fd = dev_open(sh, O_RDWR);
 	if (fd < 0) {
 		fail(sh, "mapper %d: open: %s", m, strerror(errno));
 		_exit(1);
@@ -446,7 +490,7 @@ static bool waiter_once(struct waiter_ctx *w)
 
 	usr1 = handled(&tls_usr1);
 	usr2 = handled(&tls_usr2);
-	stops = __atomic_load_n(&sh->stops[w->slot], __ATOMIC_SEQ_CST);
+	stops = __atomic_load_n(&sh->ctl->stops[w->slot], __ATOMIC_SEQ_CST);
 	t0 = now_ns();
 	ret = shmring_wait(w->fd, off, val, flags, to);
 
@@ -461,13 +505,13 @@ static bool waiter_once(struct waiter_ctx *w)
 		break;
 	case -EINTR:
 		stopped = stops % 2 ||
-			  __atomic_load_n(&sh->stops[w->slot], __ATOMIC_SEQ_CST) != stops;
+			  __atomic_load_n(&sh->ctl->stops[w->slot], __ATOMIC_SEQ_CST) != stops;
 		if (handled(&tls_usr1) != usr1 ||
 		    (relative && (handled(&tls_usr2) != usr2 || stopped)))
 			break;
 		fail(sh, "waiter: EINTR with no signal that explains it (flags %#x timeout %lld, after %lld ns, stops %u to %u)",
 		     flags, (long long)to, (long long)(now_ns() - t0), stops,
-		     __atomic_load_n(&sh->stops[w->slot], __ATOMIC_SEQ_CST));
+		     __atomic_load_n(&sh->ctl->stops[w->slot], __ATOMIC_SEQ_CST));
 		break;
 	default:
 		fail(sh, "waiter: WAIT(%#llx, flags %#x, timeout %lld) = %d",
@@ -475,7 +519,7 @@ static bool waiter_once(struct waiter_ctx *w)
 		break;
 	}
 	count(&sh->waits[result_index(ret)], 1);
-	return !sh->failed;
+	return !sh->ctl->failed;
 }
 
 static void *waiter_thread(void *arg)
@@ -569,7 +613,7 @@ static void churner_main(struct shared *sh, uint32_t seed)
 
 	while (!stopping(sh)) {
 		r = xorshift(&seed);
-		fd = shmring_open(r % 2 ? O_RDWR : O_RDONLY);
+		fd = dev_open(sh, r % 2 ? O_RDWR : O_RDONLY);
 		if (fd < 0 || shmring_get_info(fd, &info)) {
 			fail(sh, "churner: open or INFO: %s", strerror(errno));
 			_exit(1);
@@ -957,7 +1001,7 @@ static void watcher_main(struct shared *sh, const uint64_t *words,
 	unsigned long i, life = 10 + xorshift(&seed) % 100;
 	int nfds;
 
-	w.fd = shmring_open(O_RDWR);
+	w.fd = dev_open(sh, O_RDWR);
 	if (w.fd < 0) {
 		fail(sh, "watcher: open: %s", strerror(errno));
 		_exit(1);
@@ -999,7 +1043,7 @@ static uint64_t tally_off(struct releaser *r, int t)
 
 static int rel_open(struct releaser *r, int mode)
 {
-	int fd = shmring_open(mode);
+	int fd = dev_open(r->sh, mode);
 
 	if (fd < 0) {
 		fail(r->sh, "releaser: open: %s", strerror(errno));
@@ -1394,6 +1438,7 @@ static void releaser_main(struct shared *sh, const uint64_t *words, int idx,
 static void start_slot(struct run *run, int i)
 {
 	struct slot *s = &run->slots[i];
+	struct shared *sh = &run->ctl->bufs[s->buf];
 	uint32_t seed = run->seed ^ (i * 0x9e3779b9U) ^ (s->gen * 0x85ebca6bU);
 	pid_t pid;
 
@@ -1404,29 +1449,29 @@ static void start_slot(struct run *run, int i)
 		return;
 	pid = spawn();
 	if (pid < 0) {
-		fail(run->sh, "fork: %s", strerror(errno));
+		fail(sh, "fork: %s", strerror(errno));
 		s->pid = 0;
 		return;
 	}
 	if (pid == 0) {
 		switch (s->role) {
 		case MAPPER:
-			mapper_main(run->sh, s->idx, seed);
+			mapper_main(sh, s->idx, seed);
 			break;
 		case WAITER:
-			waiter_main(run->sh, run->words, i, seed);
+			waiter_main(sh, run->words, i, seed);
 			break;
 		case WAKER:
-			waker_main(run->sh, run->words, seed);
+			waker_main(sh, run->words, seed);
 			break;
 		case CHURNER:
-			churner_main(run->sh, seed);
+			churner_main(sh, seed);
 			break;
 		case WATCHER:
-			watcher_main(run->sh, run->words, seed);
+			watcher_main(sh, run->words, seed);
 			break;
 		default:
-			releaser_main(run->sh, run->words, s->idx, s->gen, seed);
+			releaser_main(sh, run->words, s->idx, s->gen, seed);
 			break;
 		}
 		_exit(0);
@@ -1438,6 +1483,8 @@ static void start_slot(struct run *run, int i)
 /* Judges how a child ended; false if it ended in a way it must not. */
 static bool ended_well(struct run *run, struct slot *s, int status)
 {
+	struct shared *sh = &run->ctl->bufs[s->buf];
+
 	if (WIFEXITED(status) && !WEXITSTATUS(status)) {
 		run->exits++;
 		return true;
@@ -1445,10 +1492,10 @@ static bool ended_well(struct run *run, struct slot *s, int status)
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && s->killed)
 		return true;
 	if (WIFEXITED(status))
-		fail(run->sh, "%s %d exited with %d", role_names[s->role],
+		fail(sh, "%s %d exited with %d", role_names[s->role],
 		     s->idx, WEXITSTATUS(status));
 	else
-		fail(run->sh, "%s %d died of signal %d", role_names[s->role],
+		fail(sh, "%s %d died of signal %d", role_names[s->role],
 		     s->idx, WIFSIGNALED(status) ? WTERMSIG(status) : -1);
 	return false;
 }
@@ -1460,18 +1507,18 @@ static int reap_slots(struct run *run, bool respawn)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (i = 0; i < NR_SLOTS; i++) {
+		for (i = 0; i < run->nr_slots; i++) {
 			if (run->slots[i].pid != pid)
 				continue;
 			ended_well(run, &run->slots[i], status);
 			run->slots[i].pid = 0;
-			if (respawn && !stopping(run->sh)) {
+			if (respawn && !ctl_stopping(run->ctl)) {
 				start_slot(run, i);
 				run->respawns++;
 			}
 		}
 	}
-	for (i = 0; i < NR_SLOTS; i++)
+	for (i = 0; i < run->nr_slots; i++)
 		alive += run->slots[i].pid > 0;
 	return alive;
 }
@@ -1484,7 +1531,7 @@ static struct slot *pick(struct run *run, bool waiter)
 	int tries;
 
 	for (tries = 0; tries < 8; tries++) {
-		s = &run->slots[xorshift(&run->seed) % NR_SLOTS];
+		s = &run->slots[xorshift(&run->seed) % run->nr_slots];
 		is_waiter = s->role == WAITER;
 		if (s->pid > 0 && !s->killed && is_waiter == waiter)
 			return s;
@@ -1499,16 +1546,16 @@ static void harass(struct run *run)
 	struct slot *s;
 	int i;
 
-	for (i = 0; i < NR_SLOTS; i++)
-		if (run->sh->stops[i] % 2 &&
+	for (i = 0; i < run->nr_slots; i++)
+		if (run->ctl->stops[i] % 2 &&
 		    now_ns() - run->stopped_at[i] > STOP_SETTLE_NS)
-			__atomic_add_fetch(&run->sh->stops[i], 1, __ATOMIC_SEQ_CST);
+			__atomic_add_fetch(&run->ctl->stops[i], 1, __ATOMIC_SEQ_CST);
 	s = pick(run, r < 90);
 	if (!s)
 		return;
 	i = s - run->slots;
 	/* One STOP at a time per process. */
-	if (r >= 60 && r < 72 && run->sh->stops[i] % 2)
+	if (r >= 60 && r < 72 && run->ctl->stops[i] % 2)
 		r = 0;
 	if (r < 35) {
 		kill(s->pid, SIGUSR1);
@@ -1518,7 +1565,7 @@ static void harass(struct run *run)
 		run->sigs[1]++;
 	} else if (r < 72) {
 		/* Counted first, so a waiter that sees EINTR also sees this. */
-		__atomic_add_fetch(&run->sh->stops[i], 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&run->ctl->stops[i], 1, __ATOMIC_SEQ_CST);
 		run->stopped_at[i] = now_ns();
 		kill(s->pid, SIGSTOP);
 		usleep(xorshift(&run->seed) % 2000);
@@ -1603,13 +1650,67 @@ static int d_state_tasks(char *buf, size_t len)
 
 /* Fixture */
 
-FIXTURE(shmring_torture) {
-	struct run run;
+/* The test's own open and mapping of a buffer of the run. */
+struct test_buf {
 	int fd;
-	int ko_fd;
 	uint8_t *map;
 	size_t size;
 };
+
+FIXTURE(shmring_torture) {
+	struct run run;
+	int ko_fd;
+	struct test_buf bufs[MAX_BUFS];
+};
+
+static void test_buf_close(struct test_buf *tb)
+{
+	if (tb->map != MAP_FAILED)
+		munmap(tb->map, tb->size);
+	if (tb->fd >= 0)
+		close(tb->fd);
+	tb->map = MAP_FAILED;
+	tb->fd = -1;
+}
+
+/*
+ * The next buffer of the run is the device node @path: the test opens and
+ * maps it, zeroes it, and gives it a slot for each process of every role.
+ */
+static void torture_add_buffer(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(shmring_torture) *self,
+			       const char *path)
+{
+	struct run *run = &self->run;
+	int b = run->nr_bufs, i;
+	struct test_buf *tb = &self->bufs[b];
+	struct shared *sh = &run->ctl->bufs[b];
+	struct shmring_info info;
+	enum role role;
+
+	ASSERT_GT(MAX_BUFS, b);
+	tb->fd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, tb->fd) TH_LOG("open %s: %s", path, strerror(errno));
+	ASSERT_EQ(0, shmring_get_info(tb->fd, &info));
+	ASSERT_LE((MAPPER_FIRST + NR_MAPPERS * MAPPER_PAGES) * info.page_size,
+		  info.size);
+	tb->size = info.size;
+	tb->map = shmring_map_zeroed(tb->fd, info.size);
+	ASSERT_NE(MAP_FAILED, tb->map);
+	ASSERT_EQ(0, await_nr_waiters(tb->fd, 0));
+
+	sh->ctl = run->ctl;
+	ASSERT_GT(sizeof(sh->path), strlen(path));
+	snprintf(sh->path, sizeof(sh->path), "%s", path);
+	sh->size = info.size;
+	sh->page = info.page_size;
+	run->nr_bufs++;
+	for (role = 0; role < NR_ROLES; role++)
+		for (i = 0; i < role_slots[role]; i++)
+			run->slots[run->nr_slots++] = (struct slot){
+				.role = role, .idx = i, .buf = b,
+			};
+}
 
 FIXTURE_SETUP(shmring_torture)
 {
@@ -1617,43 +1718,25 @@ FIXTURE_SETUP(shmring_torture)
 	struct sigaction usr2 = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
 	const char *ko = getenv("SHMRING_KO");
 	struct run *run = &self->run;
-	struct shmring_info info;
-	int i, r;
+	uint64_t page;
+	int i;
 
-	self->fd = -1;
-	self->ko_fd = -1;
-	self->map = MAP_FAILED;
 	memset(run, 0, sizeof(*run));
+	self->ko_fd = -1;
+	for (i = 0; i < MAX_BUFS; i++)
+		self->bufs[i] = (struct test_buf){ .fd = -1, .map = MAP_FAILED };
 	ASSERT_EQ(0, geteuid()) TH_LOG("unloading the module needs root");
 	ASSERT_NE(NULL, ko) TH_LOG("SHMRING_KO must name the shmring module file");
 	self->ko_fd = open(ko, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, self->ko_fd) TH_LOG("%s: %s", ko, strerror(errno));
 
-	self->fd = shmring_open(O_RDWR);
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", SHMRING_DEV, strerror(errno));
-	ASSERT_EQ(0, shmring_get_info(self->fd, &info));
-	self->size = info.size;
-	ASSERT_LE((MAPPER_FIRST + NR_MAPPERS * MAPPER_PAGES) * info.page_size,
-		  info.size);
-	self->map = shmring_map_zeroed(self->fd, info.size);
-	ASSERT_NE(MAP_FAILED, self->map);
-	ASSERT_EQ(0, await_nr_waiters(self->fd, 0));
-
-	run->sh = mmap(NULL, sizeof(*run->sh), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, run->sh);
-	run->sh->size = info.size;
-	run->sh->page = info.page_size;
+	run->ctl = mmap(NULL, sizeof(*run->ctl), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, run->ctl);
+	torture_add_buffer(_metadata, self, SHMRING_DEV);
+	page = run->ctl->bufs[0].page;
 	for (i = 0; i < NR_WORDS; i++)
-		run->words[i] = (i / 2 + 1) * info.page_size - (i % 2 ? 4 : 0);
-	for (i = 0; i < NR_SLOTS; i++) {
-		enum role role = MAPPER;
-
-		/* role_slots[] of each role, in order. */
-		for (r = i; r >= role_slots[role]; r -= role_slots[role++])
-			;
-		run->slots[i] = (struct slot){ .role = role, .idx = r };
-	}
+		run->words[i] = (i / 2 + 1) * page - (i % 2 ? 4 : 0);
 	run->seed = (uint32_t)now_ns() | 1;
 	run->roles = ALL_ROLES;
 
@@ -1670,47 +1753,77 @@ FIXTURE_TEARDOWN(shmring_torture)
 	int i;
 
 	/* After a failure: nothing of this run may outlive it. */
-	for (i = 0; i < NR_SLOTS; i++) {
+	for (i = 0; i < run->nr_slots; i++) {
 		if (run->slots[i].pid > 0) {
 			kill(run->slots[i].pid, SIGKILL);
 			waitpid(run->slots[i].pid, NULL, 0);
 		}
 	}
-	if (self->map != MAP_FAILED)
-		munmap(self->map, self->size);
-	if (self->fd >= 0)
-		close(self->fd);
+	for (i = 0; i < MAX_BUFS; i++)
+		test_buf_close(&self->bufs[i]);
 	/* Later suites need the module, whatever happened here. */
 	if (self->ko_fd >= 0 && !module_loaded())
 		load_module(self->ko_fd, "");
 	if (self->ko_fd >= 0)
 		close(self->ko_fd);
-	if (run->sh && run->sh != MAP_FAILED)
-		munmap(run->sh, sizeof(*run->sh));
+	if (run->ctl && run->ctl != MAP_FAILED)
+		munmap(run->ctl, sizeof(*run->ctl));
+}
+
+/* Each part of the torture that ran on the buffer of @sh did its work. */
+static void torture_did_work(struct __test_metadata *_metadata,
+			     struct run *run, struct shared *sh)
+{
+	ksft_print_msg("torture: %s: waits %lu woken, %lu EAGAIN, %lu ETIMEDOUT, %lu EINTR; wakes %lu (woke %lu)\n",
+		       sh->path, sh->waits[R_WOKEN], sh->waits[R_EAGAIN],
+		       sh->waits[R_TIMEDOUT], sh->waits[R_EINTR], sh->wakes,
+		       sh->woken);
+	ksft_print_msg("torture: %s: maps %lu, mremaps %lu, forks %lu, churns %lu\n",
+		       sh->path, sh->maps, sh->mremaps, sh->forks, sh->churns);
+	ksft_print_msg("torture: %s: watch rounds %lu, readable after a WAKE %lu, closed under read or epoll_wait %lu; releases %lu (%lu by SIGKILL)\n",
+		       sh->path, sh->watch_rounds, sh->watch_checks,
+		       sh->blocked_closes, sh->releases, sh->release_kills);
+	fflush(stdout);
+
+	ASSERT_LT(0UL, sh->waits[R_WOKEN]) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->waits[R_EINTR]) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->woken) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->watch_checks) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->blocked_closes) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->releases) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->release_kills) TH_LOG("%s", sh->path);
+	if (run->roles & 1U << MAPPER) {
+		ASSERT_LT(0UL, sh->mremaps) TH_LOG("%s", sh->path);
+		ASSERT_LT(0UL, sh->forks) TH_LOG("%s", sh->path);
+	}
+	if (run->roles & 1U << CHURNER)
+		ASSERT_LT(0UL, sh->churns) TH_LOG("%s", sh->path);
 }
 
 /*
- * Runs the roles of run->roles for @secs, then stops them: none may have
- * failed, and all must be gone, and the test holds the fds it held before.
- * Prints what was done.
+ * Runs the roles of run->roles on every buffer for @secs, then stops
+ * them: none may have failed, and all must be gone, each part must have
+ * done its work on every buffer, and the test holds the fds it held
+ * before. Prints what was done.
  */
 static void torture_run(struct __test_metadata *_metadata,
 			FIXTURE_DATA(shmring_torture) *self, unsigned long secs)
 {
 	struct run *run = &self->run;
-	struct shared *sh = run->sh;
+	struct ctl *ctl = run->ctl;
 	int64_t start, end;
-	int i, alive, nfds;
+	int b, i, alive, nfds;
 
 	nfds = count_fds();
 	ASSERT_LT(0, nfds);
-	ksft_print_msg("torture: %lu s, seed %u\n", secs, run->seed);
+	ksft_print_msg("torture: %lu s on %d buffers, seed %u\n", secs,
+		       run->nr_bufs, run->seed);
 	fflush(stdout);
-	for (i = 0; i < NR_SLOTS; i++)
+	for (i = 0; i < run->nr_slots; i++)
 		start_slot(run, i);
 	start = now_ns();
 	end = start + secs * NSEC_PER_SEC;
-	while (now_ns() < end && !stopping(sh)) {
+	while (now_ns() < end && !ctl_stopping(ctl)) {
 		usleep(2000 + xorshift(&run->seed) % 8000);
 		reap_slots(run, true);
 		harass(run);
@@ -1721,59 +1834,43 @@ static void torture_run(struct __test_metadata *_metadata,
 	 * that read a word before the change either queued before the WAKE
 	 * or finds the word changed.
 	 */
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
-	for (i = 0; i < NR_WORDS; i++) {
-		__atomic_add_fetch((uint32_t *)(self->map + run->words[i]), 1,
-				   __ATOMIC_SEQ_CST);
-		ASSERT_LE(0, shmring_wake(self->fd, run->words[i], UINT32_MAX));
+	__atomic_store_n(&ctl->stop, 1, __ATOMIC_SEQ_CST);
+	for (b = 0; b < run->nr_bufs; b++) {
+		for (i = 0; i < NR_WORDS; i++) {
+			__atomic_add_fetch((uint32_t *)(self->bufs[b].map +
+							run->words[i]),
+					   1, __ATOMIC_SEQ_CST);
+			ASSERT_LE(0, shmring_wake(self->bufs[b].fd, run->words[i],
+						  UINT32_MAX));
+		}
 	}
 	end = now_ns() + STOP_NS;
 	while ((alive = reap_slots(run, false)) && now_ns() < end)
 		usleep(1000);
-	ASSERT_EQ(0, sh->failed) TH_LOG("%s", sh->msg);
+	ASSERT_EQ(0, ctl->failed) TH_LOG("%s", ctl->msg);
 	ASSERT_EQ(0, alive) TH_LOG("processes still running after the stop and its WAKEs");
 
-	ksft_print_msg("torture: %.1f s: waits %lu woken, %lu EAGAIN, %lu ETIMEDOUT, %lu EINTR; wakes %lu (woke %lu)\n",
-		       (now_ns() - start) / 1e9, sh->waits[R_WOKEN],
-		       sh->waits[R_EAGAIN], sh->waits[R_TIMEDOUT],
-		       sh->waits[R_EINTR], sh->wakes, sh->woken);
-	ksft_print_msg("torture: maps %lu, mremaps %lu, forks %lu, churns %lu; signals %lu USR1, %lu USR2, %lu STOP; %lu SIGKILLs, %lu exits, %lu respawns\n",
-		       sh->maps, sh->mremaps, sh->forks, sh->churns,
-		       run->sigs[0], run->sigs[1], run->sigs[2], run->kills,
-		       run->exits, run->respawns);
-	ksft_print_msg("torture: watch rounds %lu, readable after a WAKE %lu, closed under read or epoll_wait %lu; releases %lu (%lu by SIGKILL)\n",
-		       sh->watch_rounds, sh->watch_checks, sh->blocked_closes,
-		       sh->releases, sh->release_kills);
-	fflush(stdout);
-
-	/* Each part of the torture that ran really did its work. */
-	ASSERT_LT(0UL, sh->waits[R_WOKEN]);
-	ASSERT_LT(0UL, sh->waits[R_EINTR]);
-	ASSERT_LT(0UL, sh->woken);
+	ksft_print_msg("torture: %.1f s: signals %lu USR1, %lu USR2, %lu STOP; %lu SIGKILLs, %lu exits, %lu respawns\n",
+		       (now_ns() - start) / 1e9, run->sigs[0], run->sigs[1],
+		       run->sigs[2], run->kills, run->exits, run->respawns);
 	ASSERT_LT(0UL, run->kills);
-	ASSERT_LT(0UL, sh->watch_checks);
-	ASSERT_LT(0UL, sh->blocked_closes);
-	ASSERT_LT(0UL, sh->releases);
-	ASSERT_LT(0UL, sh->release_kills);
-	if (run->roles & 1U << MAPPER) {
-		ASSERT_LT(0UL, sh->mremaps);
-		ASSERT_LT(0UL, sh->forks);
-	}
-	if (run->roles & 1U << CHURNER)
-		ASSERT_LT(0UL, sh->churns);
+	for (b = 0; b < run->nr_bufs; b++)
+		torture_did_work(_metadata, run, &ctl->bufs[b]);
 	/* Every child is gone: the test holds what it held at the start. */
 	ASSERT_EQ(nfds, count_fds());
 }
 
-/* Nobody waits, and no task stays in D state. */
+/* Nobody waits on any buffer, and no task stays in D state. */
 static void torture_settled(struct __test_metadata *_metadata,
 			    FIXTURE_DATA(shmring_torture) *self)
 {
 	char tasks[512];
 	int64_t end;
-	int n;
+	int b, n;
 
-	ASSERT_EQ(0, await_nr_waiters(self->fd, 0));
+	for (b = 0; b < self->run.nr_bufs; b++)
+		ASSERT_EQ(0, await_nr_waiters(self->bufs[b].fd, 0))
+			TH_LOG("%s", self->run.ctl->bufs[b].path);
 
 	/* A task can pass through D briefly; one that stays there is stuck. */
 	end = now_ns() + D_STATE_NS;
@@ -1783,11 +1880,11 @@ static void torture_settled(struct __test_metadata *_metadata,
 }
 
 /*
- * Every word the run watched was given back: the device's watch fds can
- * watch SHMRING_WATCH_TOTAL_MAX words together again, and not one more.
+ * Every word the run watched on the device of @fd was given back: its
+ * watch fds can watch SHMRING_WATCH_TOTAL_MAX words together again, and
+ * not one more.
  */
-static void watch_budget_whole(struct __test_metadata *_metadata,
-			       FIXTURE_DATA(shmring_torture) *self)
+static void watch_budget_whole(struct __test_metadata *_metadata, int fd)
 {
 	enum { NFD = SHMRING_WATCH_TOTAL_MAX / SHMRING_WATCH_MAX };
 	uint64_t offs[SHMRING_WATCH_MAX];
@@ -1799,13 +1896,13 @@ static void watch_budget_whole(struct __test_metadata *_metadata,
 	/* The last closes of killed processes may still be on their way. */
 	for (;;) {
 		for (n = 0; n < NFD; n++) {
-			wfd[n] = shmring_watch_new(self->fd, offs, SHMRING_WATCH_MAX,
+			wfd[n] = shmring_watch_new(fd, offs, SHMRING_WATCH_MAX,
 						   SHMRING_WATCH_NONBLOCK);
 			if (wfd[n] < 0)
 				break;
 		}
 		if (n == NFD) {
-			extra = shmring_watch_new(self->fd, offs, 1, 0);
+			extra = shmring_watch_new(fd, offs, 1, 0);
 			if (extra >= 0)
 				close(extra);
 		}
@@ -1819,6 +1916,31 @@ static void watch_budget_whole(struct __test_metadata *_metadata,
 	ASSERT_EQ(-ENOSPC, extra);
 }
 
+/*
+ * The module unloads, which it only does once nothing holds a file of
+ * the device or of an instance, a mapping or a watch fd: each of them
+ * pins it. Then it loads again with no parameters, and the device works.
+ * The test's own opens and mappings go first.
+ */
+static void torture_reload(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(shmring_torture) *self)
+{
+	struct test_buf *tb = &self->bufs[0];
+	char why[128];
+	int b;
+
+	for (b = 0; b < MAX_BUFS; b++)
+		test_buf_close(&self->bufs[b]);
+	/* The final fputs of killed processes may still be on their way. */
+	ASSERT_EQ(0, unload_module_retry());
+	ASSERT_FALSE(module_loaded());
+	ASSERT_EQ(0, load_module(self->ko_fd, ""));
+	tb->fd = shmring_open(O_RDWR);
+	ASSERT_LE(0, tb->fd) TH_LOG("open after reload: %s", strerror(errno));
+	ASSERT_EQ(0, shmring_check_usable(tb->fd, why, sizeof(why)))
+		TH_LOG("after reload: %s", why);
+}
+
 static unsigned long torture_seconds(void)
 {
 	return env_ulong("SHMRING_TORTURE_SECONDS", DEFAULT_SECONDS, MAX_SECONDS);
@@ -1826,23 +1948,9 @@ static unsigned long torture_seconds(void)
 
 TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
 {
-	char why[128];
-
 	torture_run(_metadata, self, torture_seconds());
 	torture_settled(_metadata, self);
-
-	/* The final fputs of killed processes may still be on their way. */
-	munmap(self->map, self->size);
-	self->map = MAP_FAILED;
-	close(self->fd);
-	self->fd = -1;
-	ASSERT_EQ(0, unload_module_retry());
-	ASSERT_FALSE(module_loaded());
-	ASSERT_EQ(0, load_module(self->ko_fd, ""));
-	self->fd = shmring_open(O_RDWR);
-	ASSERT_LE(0, self->fd) TH_LOG("open after reload: %s", strerror(errno));
-	ASSERT_EQ(0, shmring_check_usable(self->fd, why, sizeof(why)))
-		TH_LOG("after reload: %s", why);
+	torture_reload(_metadata, self);
 }
 
 /* Only when named: see the comment at the top. */
@@ -1851,7 +1959,7 @@ TEST_F_TIMEOUT(shmring_torture, events_churn, MAX_SECONDS + 120)
 	self->run.roles = EVENT_ROLES;
 	torture_run(_metadata, self, torture_seconds());
 	torture_settled(_metadata, self);
-	watch_budget_whole(_metadata, self);
+	watch_budget_whole(_metadata, self->bufs[0].fd);
 }
 
 /* A run without arguments, the kselftest runner's, leaves events_churn out. */

@@ -39,6 +39,24 @@
  * It runs only when named (-t events_churn): shmring_stress_ng.sh runs it
  * for as long as stress-ng's device stressor, on the same device, and
  * unloads the module itself afterwards. A plain run leaves it out.
+ *
+ * instances runs all of the above, as many processes of each role again,
+ * on each of NR_INSTANCES instances it creates (/dev/shmrings/tort-*), at
+ * the same time as on the default device; each process works on one
+ * buffer and checks what it sees against that buffer alone. Beside them:
+ *  - lifecycles take an instance name through create, destroy while in
+ *    use and create again: a WAIT asleep across DESTROY, woken through a
+ *    file of the destroyed instance, its watch fd and its release actions
+ *    still working, on pages the new instance of the name never shows
+ *    (see "Lifecycles" below);
+ *  - the isolator WAKEs a word of one buffer while a waiter sleeps on the
+ *    same offset of every buffer, and counts: WAKE's results and the
+ *    waiters' WAITs that returned 0 must agree, buffer by buffer.
+ * Afterwards, besides the checks of a plain run on every buffer: each
+ * watch budget is whole, only the test's own file of each instance is
+ * left (sysfs "users"), every instance of the case is destroyed and
+ * /sys/class/shmring names none, the test holds the fds it held before,
+ * and the module unloads and reloads. A plain run includes it.
  */
 #define _GNU_SOURCE
 #include <assert.h>
@@ -82,7 +100,15 @@
  * case makes, each with NR_BUF_SLOTS processes that only ever open it.
  */
 #define MAX_BUFS		3
-#define NR_SLOTS		(MAX_BUFS * NR_BUF_SLOTS)
+/*
+ * The instances case's own processes, beside those of its buffers: each
+ * lifecycle takes an instance name through its lives, and the isolator
+ * WAKEs each buffer with waiters on the same words of all of them.
+ */
+#define NR_LIFECYCLES		2
+#define NR_ISOLATORS		1
+#define NR_SLOTS		(MAX_BUFS * NR_BUF_SLOTS + NR_LIFECYCLES + \
+				 NR_ISOLATORS)
 #define WAITER_THREADS		2
 #define MAX_ASLEEP		(NR_WAITERS * WAITER_THREADS)
 
@@ -103,6 +129,36 @@
 static_assert(WORD_PAGES + NR_RELEASERS <= MAPPER_FIRST,
 	      "the releasers' pages overlap the mappers'");
 
+/*
+ * The isolator's words: NR_ISO_WORDS of them in page ISO_PAGE of every
+ * buffer, which nothing else touches, and which nobody ever writes.
+ */
+#define ISO_PAGE		(WORD_PAGES + NR_RELEASERS)
+#define NR_ISO_WORDS		2
+#define ISO_WORD_STEP		64
+static_assert(ISO_PAGE < MAPPER_FIRST, "the isolator's page is a mapper's");
+/* The longest WAIT of an isolator's waiter. */
+#define ISO_WAIT_NS		(50 * NSEC_PER_MSEC)
+
+/*
+ * The instances case's names, all with INST_PREFIX: the instances it
+ * tortures as buffers 1 and up, and those its lifecycles create, destroy
+ * and create again.
+ */
+#define INST_PREFIX		"tort-"
+#define NR_INSTANCES		(MAX_BUFS - 1)
+static const char * const inst_names[NR_INSTANCES] = {
+	INST_PREFIX "0", INST_PREFIX "1",
+};
+
+static const char * const life_names[NR_LIFECYCLES] = {
+	INST_PREFIX "life0", INST_PREFIX "life1",
+};
+
+/* A life's instances are 1 to LIFE_MAX_PAGES pages; WAIT takes them all. */
+#define LIFE_MAX_PAGES		16
+#define LIFE_MAX_WAITERS	3
+
 /* The longest finite WAIT a waiter asks for. */
 #define MAX_WAIT_NS		(20 * NSEC_PER_MSEC)
 /*
@@ -114,19 +170,27 @@ static_assert(WORD_PAGES + NR_RELEASERS <= MAPPER_FIRST,
 #define STOP_NS			(30 * NSEC_PER_SEC)
 #define D_STATE_NS		(10 * NSEC_PER_SEC)
 
-enum role { MAPPER, WAITER, WAKER, CHURNER, WATCHER, RELEASER, NR_ROLES };
+enum role {
+	/* Each buffer's own processes. */
+	MAPPER, WAITER, WAKER, CHURNER, WATCHER, RELEASER, NR_BUF_ROLES,
+	/* The instances case's. */
+	LIFECYCLE = NR_BUF_ROLES, ISOLATOR, NR_ROLES
+};
 
-#define ALL_ROLES		((1U << NR_ROLES) - 1)
+/* Every role of a buffer. */
+#define ALL_ROLES		((1U << NR_BUF_ROLES) - 1)
+#define INSTANCE_ROLES		(1U << LIFECYCLE | 1U << ISOLATOR)
 /* events_churn: WAIT and WAKE on the words that watch fds and actions use. */
 #define EVENT_ROLES		(1U << WAITER | 1U << WAKER | 1U << WATCHER | \
 				 1U << RELEASER)
 
 static const char * const role_names[] = {
 	"mapper", "waiter", "waker", "churner", "watcher", "releaser",
+	"lifecycle", "isolator",
 };
 
-/* How many slots of each role, in the order of enum role. */
-static const int role_slots[] = {
+/* How many slots of each role of a buffer, in the order of enum role. */
+static const int role_slots[NR_BUF_ROLES] = {
 	NR_MAPPERS, NR_WAITERS, NR_WAKERS, NR_CHURNERS, NR_WATCHERS,
 	NR_RELEASERS,
 };
@@ -159,6 +223,15 @@ struct ctl {
 	/* Odd from a SIGSTOP to STOP_SETTLE_NS after its SIGCONT, per slot. */
 	uint32_t stops[NR_SLOTS];
 	struct shared bufs[MAX_BUFS];
+	/* Lives of instance names gone through; their waiters woken. */
+	unsigned long lives, life_woken;
+	/*
+	 * The isolator's: waiters of buffer b on word w that its WAKEs of
+	 * that word of that buffer said they woke, and WAITs of those
+	 * waiters that returned 0, woken.
+	 */
+	unsigned long iso_wakes[MAX_BUFS][NR_ISO_WORDS];
+	unsigned long iso_woken[MAX_BUFS][NR_ISO_WORDS];
 };
 
 struct slot {
@@ -179,7 +252,7 @@ struct run {
 	uint64_t words[NR_WORDS];
 	int64_t stopped_at[NR_SLOTS];
 	uint32_t seed;
-	unsigned long sigs[4], kills, respawns, exits;
+	unsigned long sigs[4], kills, life_kills, respawns, exits;
 };
 
 /* Handler runs per thread, to tell which signal interrupted which WAIT. */
@@ -217,6 +290,16 @@ static __printf(3, 0) void vfail(struct ctl *ctl, const char *who,
 		n = snprintf(ctl->msg, sizeof(ctl->msg), "%s: ", who);
 	vsnprintf(ctl->msg + n, sizeof(ctl->msg) - n, fmt, ap);
 	__atomic_store_n(&ctl->stop, 1, __ATOMIC_SEQ_CST);
+}
+
+/* A failure of the run as a whole. */
+static __printf(2, 3) void ctl_fail(struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(ctl, NULL, fmt, ap);
+	va_end(ap);
 }
 
 /* A failure on the buffer of @sh. */
@@ -622,10 +705,11 @@ static void churner_main(struct shared *sh, uint32_t seed)
 		 * INFO sums per-bucket counts without the locks, bucket by
 		 * bucket: a waiter that moves on to another word during the
 		 * sum may be counted once in each bucket it passes through,
-		 * and the waiters only use NR_WORDS words.
+		 * and the waiters only use NR_WORDS words; the isolator has
+		 * one more on each of its words.
 		 */
 		if (info.size != sh->size ||
-		    info.nr_waiters > MAX_ASLEEP * NR_WORDS) {
+		    info.nr_waiters > MAX_ASLEEP * NR_WORDS + NR_ISO_WORDS) {
 			fail(sh, "churner: INFO size %llu nr_waiters %u",
 			     (unsigned long long)info.size, info.nr_waiters);
 			_exit(1);
@@ -1433,7 +1517,493 @@ static void releaser_main(struct shared *sh, const uint64_t *words, int idx,
 	_exit(0);
 }
 
+/*
+ * Lifecycles: one instance name through create, destroy while in use, and
+ * create again, a life per life_round(). The instance is the process's
+ * own, so every count is exact:
+ *  1. CREATE; open, map: all zeros.
+ *  2. A second open holds release actions, STORE, ADD and OR, each on a
+ *     word of its own; a watch fd watches the waiters' word and the
+ *     STORE's.
+ *  3. One to LIFE_MAX_WAITERS threads WAIT on their word: INFO counts
+ *     them all queued.
+ *  4. DESTROY while they sleep, mapped, watched, with the actions
+ *     pending: the node, the name and the sysfs entry go at once (stat
+ *     and open ENOENT); the waiters sleep on, the fd and the mapping are
+ *     still the same bytes, no action has run. Now and then one more
+ *     action comes after DESTROY, or the process exits right there.
+ *  5. A store and a WAKE through an open file of the destroyed instance
+ *     wake exactly the waiters; the watch fd reads 1.
+ *  6. The last close of the actions' file runs them on the destroyed
+ *     instance's pages, as the mapping shows; the watch fd reads 1 (the
+ *     STORE's WAKE of its word), then nothing.
+ *  7. CREATE the name again, at a size of its own: all zeros. A store of
+ *     every byte of it shows nowhere in the old pages, which hold what
+ *     they held. Waiters on the same offset of each: a WAKE of the new
+ *     one wakes its own and not the old one's, nor the old watch fd; a
+ *     WAKE of the old one wakes the old one's.
+ *  8. Everything closed and unmapped, in a random order, and the name
+ *     destroyed: the process holds the fds it held before, and no
+ *     mapping of the name.
+ * Harassment brings SIGKILL, as to every process but the waiters, at any
+ * of these steps; the successor destroys what its predecessor left.
+ */
+
+enum { L_WAIT, L_STORE, L_ADD, L_OR, L_RW, L_WORDS };
+
+struct life {
+	struct ctl *ctl;
+	const char *name;
+	size_t page;
+	uint32_t seed;
+};
+
+struct life_waiter {
+	int fd;
+	uint64_t off;
+	uint32_t val;
+	int ret;
+	int done;
+	pthread_t tid;
+};
+
+/* Records a failure of the life, after its name, and ends the process. */
+static __printf(2, 3) __noreturn void life_fail(struct life *l,
+						const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(l->ctl, l->name, fmt, ap);
+	va_end(ap);
+	_exit(1);
+}
+
+static int life_open(struct life *l)
+{
+	int fd = shmring_inst_open(l->name, O_RDWR);
+
+	if (fd < 0)
+		life_fail(l, "open: %s", strerror(errno));
+	return fd;
+}
+
+/* An instance of @size bytes through @fd, mapped; INFO agrees. */
+static uint32_t *life_map(struct life *l, int fd, size_t size)
+{
+	struct shmring_info info;
+	uint32_t *p;
+	int ret;
+
+	ret = shmring_get_info(fd, &info);
+	if (ret || info.size != size || info.nr_waiters)
+		life_fail(l, "INFO %d: size %llu, not %zu; nr_waiters %u", ret,
+			  (unsigned long long)info.size, size, info.nr_waiters);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		life_fail(l, "mmap of %zu bytes: %s", size, strerror(errno));
+	return p;
+}
+
+/* Every word of @p holds 0, but those at @off (byte offsets) @want. */
+static void life_holds(struct life *l, const uint32_t *p, size_t size,
+		       const uint64_t *off, const uint32_t *want,
+		       const char *what)
+{
+	size_t i, k;
+	uint32_t v;
+
+	for (i = 0; i < size / 4; i++) {
+		v = 0;
+		for (k = 0; k < L_WORDS; k++)
+			if (off && off[k] == 4 * i)
+				v = want[k];
+		if (__atomic_load_n(&p[i], __ATOMIC_SEQ_CST) != v)
+			life_fail(l, "%s: word %#zx holds %#x, not %#x", what,
+				  4 * i, p[i], v);
+	}
+}
+
+static void life_action(struct life *l, int fd, uint64_t off, uint32_t op,
+			uint32_t value)
+{
+	int64_t id = shmring_release_add(fd, off, op, value);
+
+	if (id <= 0)
+		life_fail(l, "RELEASE_ADD(%#llx, %u, %#x) = %lld",
+			  (unsigned long long)off, op, value, (long long)id);
+}
+
+static void *life_wait_thread(void *arg)
+{
+	struct life_waiter *w = arg;
+
+	/* Absolute: the deadline bounds the test, should a WAKE be lost. */
+	w->ret = shmring_wait(w->fd, w->off, w->val, SHMRING_WAIT_ABSTIME,
+			      now_ns() + POLL_NS);
+	__atomic_store_n(&w->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void life_wait_start(struct life *l, struct life_waiter *w, int fd,
+			    uint64_t off, uint32_t val)
+{
+	*w = (struct life_waiter){ .fd = fd, .off = off, .val = val };
+	if (pthread_create(&w->tid, NULL, life_wait_thread, w))
+		life_fail(l, "pthread_create");
+}
+
+static bool life_wait_done(struct life_waiter *w)
+{
+	return __atomic_load_n(&w->done, __ATOMIC_SEQ_CST);
+}
+
+/* @w was woken: its WAIT returned 0. */
+static void life_wait_end(struct life *l, struct life_waiter *w,
+			  const char *what)
+{
+	pthread_join(w->tid, NULL);
+	if (w->ret)
+		life_fail(l, "%s: WAIT(%#llx) = %d, not woken", what,
+			  (unsigned long long)w->off, w->ret);
+	count(&l->ctl->life_woken, 1);
+}
+
+static void life_queued(struct life *l, int fd, int n, const char *what)
+{
+	int got = await_nr_waiters(fd, n);
+
+	if (got != n)
+		life_fail(l, "%s: INFO counts %d waiters, not %d", what, got, n);
+}
+
+/* The watch fd's count is @want (or -EAGAIN for nothing), then nothing. */
+static void life_watch(struct life *l, int wfd, int64_t want,
+		       const char *what)
+{
+	int64_t v = shmring_watch_read(wfd), v2 = shmring_watch_read(wfd);
+
+	if (v != want || v2 != -EAGAIN)
+		life_fail(l, "%s: the watch fd read %lld then %lld, not %lld",
+			  what, (long long)v, (long long)v2, (long long)want);
+}
+
+/* Whether this process maps the node of @name still: 1, 0, or -1. */
+static int life_mapped(const char *name)
+{
+	char line[512], path[64], *p;
+	size_t len;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), SHMRING_INST_DIR "%s", name);
+	len = strlen(path);
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -1;
+	/* "... /dev/shmrings/NAME (deleted)" once the node is gone. */
+	while (fgets(line, sizeof(line), f)) {
+		p = strchr(line, '/');
+		if (p && !strncmp(p, path, len) &&
+		    (p[len] == '\n' || p[len] == ' '))
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* L_WORDS distinct words of @size bytes; L_WAIT's in the first page. */
+static void life_words(struct life *l, uint64_t *off, size_t size)
+{
+	size_t i, j;
+
+	for (i = 0; i < L_WORDS; i++) {
+		do {
+			off[i] = 4 * (xorshift(&l->seed) %
+				      ((i == L_WAIT ? l->page : size) / 4));
+			for (j = 0; j < i && off[j] != off[i]; j++)
+				;
+		} while (j < i);
+	}
+}
+
+static void life_round(struct life *l)
+{
+	const size_t page = l->page;
+	size_t size = (1 + xorshift(&l->seed) % LIFE_MAX_PAGES) * page;
+	size_t size2 = (1 + xorshift(&l->seed) % LIFE_MAX_PAGES) * page;
+	int n = 1 + xorshift(&l->seed) % LIFE_MAX_WAITERS, nfds = count_fds();
+	uint32_t seq = xorshift(&l->seed) | 1, add = 1 + seq % 1000;
+	struct life_waiter w[LIFE_MAX_WAITERS], old, new;
+	uint64_t off[L_WORDS], watched[2];
+	uint32_t want[L_WORDS] = { 0 };
+	int fd, rfd, wfd, fd2, ret, i;
+	uint32_t r = xorshift(&l->seed);
+	uint32_t *map, *map2;
+	char sysfs[96];
+	struct stat st;
+
+	/* 1. A new instance, all zeros. */
+	life_words(l, off, size);
+	ret = shmring_inst_create(l->name, size, 0600);
+	if (ret)
+		life_fail(l, "CREATE of %zu bytes: %s", size, strerror(-ret));
+	fd = life_open(l);
+	map = life_map(l, fd, size);
+	life_holds(l, map, size, NULL, NULL, "a new instance");
+
+	/* 2. Actions on an open of their own; a watch fd. */
+	rfd = life_open(l);
+	life_action(l, rfd, off[L_STORE], SHMRING_RELEASE_STORE, seq);
+	life_action(l, rfd, off[L_ADD], SHMRING_RELEASE_ADD, add);
+	life_action(l, rfd, off[L_OR], SHMRING_RELEASE_OR, 1U << (seq % 32));
+	watched[0] = off[L_WAIT];
+	watched[1] = off[L_STORE];
+	wfd = shmring_watch_new(fd, watched, 2, SHMRING_WATCH_NONBLOCK);
+	if (wfd < 0)
+		life_fail(l, "WATCH: %d", wfd);
+
+	/* 3. Waiters asleep. */
+	for (i = 0; i < n; i++)
+		life_wait_start(l, &w[i], fd, off[L_WAIT], 0);
+	life_queued(l, fd, n, "before DESTROY");
+
+	/* 4. DESTROY: the name goes, what is open stays. */
+	ret = shmring_inst_destroy(l->name);
+	if (ret)
+		life_fail(l, "DESTROY with waiters asleep: %s", strerror(-ret));
+	snprintf(sysfs, sizeof(sysfs), SHMRING_CLASS_DIR "%s", l->name);
+	ret = shmring_inst_stat(l->name, &st);
+	if (ret != -ENOENT)
+		life_fail(l, "stat of the node after DESTROY: %d", ret);
+	if (shmring_inst_open(l->name, O_RDWR) >= 0 || errno != ENOENT)
+		life_fail(l, "open after DESTROY: %s", strerror(errno));
+	if (!access(sysfs, F_OK) || errno != ENOENT)
+		life_fail(l, "%s after DESTROY: %s", sysfs, strerror(errno));
+	life_queued(l, fd, n, "after DESTROY");
+	for (i = 0; i < n; i++)
+		if (life_wait_done(&w[i]))
+			life_fail(l, "DESTROY ended a WAIT: %d", w[i].ret);
+	if (pwrite(fd, &seq, 4, off[L_RW]) != 4 || map[off[L_RW] / 4] != seq)
+		life_fail(l, "pwrite after DESTROY not seen in the mapping");
+	want[L_RW] = seq;
+	life_holds(l, map, size, off, want, "no action may have run yet");
+	want[L_STORE] = seq;
+	want[L_ADD] = add;
+	want[L_OR] = 1U << (seq % 32);
+	if (r % 2) {
+		life_action(l, rfd, off[L_ADD], SHMRING_RELEASE_ADD, add);
+		want[L_ADD] += add;
+	}
+	/* Exit with all of it in place: the exit must clean up. */
+	if (r % 16 == 1)
+		_exit(0);
+
+	/* 5. A WAKE through an open file of the destroyed instance. */
+	__atomic_store_n(&map[off[L_WAIT] / 4], 1, __ATOMIC_SEQ_CST);
+	want[L_WAIT] = 1;
+	ret = shmring_wake((r >> 4) % 2 ? fd : rfd, off[L_WAIT], UINT32_MAX);
+	if (ret != n)
+		life_fail(l, "WAKE after DESTROY woke %d of %d waiters", ret, n);
+	for (i = 0; i < n; i++)
+		life_wait_end(l, &w[i], "after DESTROY");
+	life_watch(l, wfd, 1, "a WAKE after DESTROY");
+
+	/* 6. The actions run on the destroyed instance's pages. */
+	close(rfd);
+	life_holds(l, map, size, off, want, "the actions' last close");
+	life_watch(l, wfd, 1, "the actions' last close");
+
+	/* 7. The name again: a new buffer, all zeros, apart from the old. */
+	ret = shmring_inst_create(l->name, size2, 0600);
+	if (ret)
+		life_fail(l, "CREATE again: %s", strerror(-ret));
+	fd2 = life_open(l);
+	map2 = life_map(l, fd2, size2);
+	life_holds(l, map2, size2, NULL, NULL, "the name created again");
+	memset(map2, 0xa5, size2);
+	life_holds(l, map, size, off, want, "the old pages, the new ones written");
+	/* The same offset of each; L_WAIT's is in the first page of both. */
+	life_wait_start(l, &old, fd, off[L_WAIT], 1);
+	life_wait_start(l, &new, fd2, off[L_WAIT], 0xa5a5a5a5);
+	life_queued(l, fd, 1, "the old instance's waiter");
+	life_queued(l, fd2, 1, "the new instance's waiter");
+	ret = shmring_wake(fd2, off[L_WAIT], UINT32_MAX);
+	if (ret != 1)
+		life_fail(l, "WAKE of the new instance woke %d, not its 1", ret);
+	life_wait_end(l, &new, "the new instance's WAKE");
+	if (life_wait_done(&old) || nr_waiters(fd) != 1)
+		life_fail(l, "the new instance's WAKE woke the old one's waiter: WAIT %d",
+			  old.ret);
+	life_watch(l, wfd, -EAGAIN, "the new instance's WAKE");
+	ret = shmring_wake(fd, off[L_WAIT], UINT32_MAX);
+	if (ret != 1)
+		life_fail(l, "WAKE of the old instance woke %d, not its 1", ret);
+	life_wait_end(l, &old, "the old instance's WAKE");
+	life_watch(l, wfd, 1, "the old instance's WAKE");
+
+	/* 8. The old one goes with the last of its fds and mapping. */
+	switch ((r >> 8) % 3) {
+	case 0:
+		close(wfd);
+		close(fd);
+		munmap(map, size);
+		break;
+	case 1:
+		munmap(map, size);
+		close(fd);
+		close(wfd);
+		break;
+	default:
+		close(fd);
+		munmap(map, size);
+		close(wfd);
+		break;
+	}
+	munmap(map2, size2);
+	close(fd2);
+	ret = shmring_inst_destroy(l->name);
+	if (ret)
+		life_fail(l, "DESTROY of the unused instance: %s", strerror(-ret));
+	if (count_fds() != nfds)
+		life_fail(l, "%d fds open after a life, %d before", count_fds(),
+			  nfds);
+	ret = life_mapped(l->name);
+	if (ret)
+		life_fail(l, "still maps the name after a life: %d", ret);
+	count(&l->ctl->lives, 1);
+}
+
+static void lifecycle_main(struct ctl *ctl, const char *name, uint32_t seed)
+{
+	struct life l = {
+		.ctl = ctl, .name = name, .page = ctl->bufs[0].page,
+		.seed = seed,
+	};
+	unsigned long i, life = 10 + xorshift(&seed) % 50;
+	int ret;
+
+	/* What a SIGKILLed predecessor left. */
+	ret = shmring_inst_destroy(name);
+	if (ret && ret != -ENOENT)
+		life_fail(&l, "DESTROY of what was left: %s", strerror(-ret));
+	for (i = 0; i < life && !ctl_stopping(ctl); i++)
+		life_round(&l);
+	_exit(0);
+}
+
+/*
+ * The isolator: one waiter thread on each of its words in every buffer,
+ * the same offsets in all, and WAKEs of a random word of a random buffer
+ * with random counts. As no other waiter sleeps on the word there, no
+ * WAKE may say it woke more than one; and as a WAKE's count is exactly
+ * the waiters it dequeued, each of which returns 0 from WAIT, the WAKEs
+ * of each word of each buffer must add up to the 0s of that buffer's
+ * waiter on it. A WAKE that reached another buffer's waiter would show
+ * as one too many there and one too few here. The supervisor compares
+ * the sums once the isolator is gone; harassment brings no SIGKILL, which
+ * could take a waiter between its dequeue and its count.
+ */
+
+struct iso_waiter {
+	struct shared *sh;
+	int fd, b, w;
+	uint64_t off;
+	uint32_t seed;
+	const int *stop;	/* the isolator's own */
+	pthread_t tid;
+};
+
+static void *iso_wait_thread(void *arg)
+{
+	struct iso_waiter *iw = arg;
+	struct ctl *ctl = iw->sh->ctl;
+	int ret;
+
+	while (!__atomic_load_n(iw->stop, __ATOMIC_SEQ_CST)) {
+		ret = shmring_wait(iw->fd, iw->off, 0, 0,
+				   1 + xorshift(&iw->seed) % ISO_WAIT_NS);
+		if (!ret) {
+			count(&ctl->iso_woken[iw->b][iw->w], 1);
+		} else if (ret != -ETIMEDOUT && ret != -EINTR) {
+			/* EAGAIN too: nobody writes the word. */
+			fail(iw->sh, "isolator: WAIT(%#llx, 0) = %d",
+			     (unsigned long long)iw->off, ret);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void isolator_main(struct ctl *ctl, int nr_bufs, uint32_t seed)
+{
+	static const uint32_t counts[] = { 0, 1, 2, UINT32_MAX };
+	struct iso_waiter iw[MAX_BUFS][NR_ISO_WORDS];
+	uint64_t off[NR_ISO_WORDS];
+	int fd[MAX_BUFS], stop = 0, b, w, n;
+	struct shared *sh;
+	uint32_t c;
+
+	for (w = 0; w < NR_ISO_WORDS; w++)
+		off[w] = ISO_PAGE * ctl->bufs[0].page + w * ISO_WORD_STEP;
+	for (b = 0; b < nr_bufs; b++) {
+		fd[b] = dev_open(&ctl->bufs[b], O_RDWR);
+		if (fd[b] < 0) {
+			fail(&ctl->bufs[b], "isolator: open: %s", strerror(errno));
+			_exit(1);
+		}
+	}
+	for (b = 0; b < nr_bufs; b++) {
+		for (w = 0; w < NR_ISO_WORDS; w++) {
+			iw[b][w] = (struct iso_waiter){
+				.sh = &ctl->bufs[b], .fd = fd[b], .b = b, .w = w,
+				.off = off[w], .seed = seed * (b * 7 + w + 3) | 1,
+				.stop = &stop,
+			};
+			if (pthread_create(&iw[b][w].tid, NULL, iso_wait_thread,
+					   &iw[b][w])) {
+				ctl_fail(ctl, "isolator: pthread_create");
+				_exit(1);
+			}
+		}
+	}
+	while (!ctl_stopping(ctl)) {
+		b = xorshift(&seed) % nr_bufs;
+		w = xorshift(&seed) % NR_ISO_WORDS;
+		c = counts[xorshift(&seed) % ARRAY_SIZE(counts)];
+		sh = &ctl->bufs[b];
+		n = shmring_wake(fd[b], off[w], c);
+		if (n < 0 || (uint32_t)n > (c < 1 ? c : 1)) {
+			fail(sh, "isolator: WAKE(%#llx, %u) = %d, with one waiter on the word here",
+			     (unsigned long long)off[w], c, n);
+			break;
+		}
+		count(&ctl->iso_wakes[b][w], n);
+		usleep(xorshift(&seed) % 1000);
+	}
+	/* Every waiter's last WAIT ends within ISO_WAIT_NS. */
+	__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+	for (b = 0; b < nr_bufs; b++)
+		for (w = 0; w < NR_ISO_WORDS; w++)
+			pthread_join(iw[b][w].tid, NULL);
+	_exit(0);
+}
+
 /* The supervisor: the test process */
+
+/* A failure of the process of slot @s: on its buffer, if it has one. */
+static __printf(3, 4) void slot_fail(struct run *run, struct slot *s,
+				     const char *fmt, ...)
+{
+	const char *who = NULL;
+	va_list ap;
+
+	if (s->role < NR_BUF_ROLES)
+		who = run->ctl->bufs[s->buf].path;
+	va_start(ap, fmt);
+	vfail(run->ctl, who, fmt, ap);
+	va_end(ap);
+}
 
 static void start_slot(struct run *run, int i)
 {
@@ -1449,7 +2019,7 @@ static void start_slot(struct run *run, int i)
 		return;
 	pid = spawn();
 	if (pid < 0) {
-		fail(sh, "fork: %s", strerror(errno));
+		slot_fail(run, s, "fork: %s", strerror(errno));
 		s->pid = 0;
 		return;
 	}
@@ -1470,8 +2040,14 @@ static void start_slot(struct run *run, int i)
 		case WATCHER:
 			watcher_main(sh, run->words, seed);
 			break;
-		default:
+		case RELEASER:
 			releaser_main(sh, run->words, s->idx, s->gen, seed);
+			break;
+		case LIFECYCLE:
+			lifecycle_main(run->ctl, life_names[s->idx], seed);
+			break;
+		default:
+			isolator_main(run->ctl, run->nr_bufs, seed);
 			break;
 		}
 		_exit(0);
@@ -1483,8 +2059,6 @@ static void start_slot(struct run *run, int i)
 /* Judges how a child ended; false if it ended in a way it must not. */
 static bool ended_well(struct run *run, struct slot *s, int status)
 {
-	struct shared *sh = &run->ctl->bufs[s->buf];
-
 	if (WIFEXITED(status) && !WEXITSTATUS(status)) {
 		run->exits++;
 		return true;
@@ -1492,11 +2066,12 @@ static bool ended_well(struct run *run, struct slot *s, int status)
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && s->killed)
 		return true;
 	if (WIFEXITED(status))
-		fail(sh, "%s %d exited with %d", role_names[s->role],
-		     s->idx, WEXITSTATUS(status));
+		slot_fail(run, s, "%s %d exited with %d",
+			  role_names[s->role], s->idx, WEXITSTATUS(status));
 	else
-		fail(sh, "%s %d died of signal %d", role_names[s->role],
-		     s->idx, WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+		slot_fail(run, s, "%s %d died of signal %d",
+			  role_names[s->role], s->idx,
+			  WIFSIGNALED(status) ? WTERMSIG(status) : -1);
 	return false;
 }
 
@@ -1554,6 +2129,13 @@ static void harass(struct run *run)
 	if (!s)
 		return;
 	i = s - run->slots;
+	/*
+	 * Waiters get signals of every kind, the others SIGKILL only. Not
+	 * the isolator: a SIGKILL could take one of its waiters between its
+	 * dequeue by a WAKE and its count.
+	 */
+	if (s->role == ISOLATOR)
+		return;
 	/* One STOP at a time per process. */
 	if (r >= 60 && r < 72 && run->ctl->stops[i] % 2)
 		r = 0;
@@ -1575,6 +2157,7 @@ static void harass(struct run *run)
 		s->killed = true;
 		kill(s->pid, SIGKILL);
 		run->kills++;
+		run->life_kills += s->role == LIFECYCLE;
 	}
 }
 
@@ -1673,6 +2256,14 @@ static void test_buf_close(struct test_buf *tb)
 	tb->fd = -1;
 }
 
+static void add_slot(struct run *run, enum role role, int idx, int buf)
+{
+	assert(run->nr_slots < NR_SLOTS);
+	run->slots[run->nr_slots++] = (struct slot){
+		.role = role, .idx = idx, .buf = buf,
+	};
+}
+
 /*
  * The next buffer of the run is the device node @path: the test opens and
  * maps it, zeroes it, and gives it a slot for each process of every role.
@@ -1705,11 +2296,9 @@ static void torture_add_buffer(struct __test_metadata *_metadata,
 	sh->size = info.size;
 	sh->page = info.page_size;
 	run->nr_bufs++;
-	for (role = 0; role < NR_ROLES; role++)
+	for (role = 0; role < NR_BUF_ROLES; role++)
 		for (i = 0; i < role_slots[role]; i++)
-			run->slots[run->nr_slots++] = (struct slot){
-				.role = role, .idx = i, .buf = b,
-			};
+			add_slot(run, role, i, b);
 }
 
 FIXTURE_SETUP(shmring_torture)
@@ -1761,6 +2350,13 @@ FIXTURE_TEARDOWN(shmring_torture)
 	}
 	for (i = 0; i < MAX_BUFS; i++)
 		test_buf_close(&self->bufs[i]);
+	/* The instances case's names, after a failure. */
+	if (run->roles & INSTANCE_ROLES) {
+		for (i = 0; i < NR_INSTANCES; i++)
+			shmring_inst_destroy(inst_names[i]);
+		for (i = 0; i < NR_LIFECYCLES; i++)
+			shmring_inst_destroy(life_names[i]);
+	}
 	/* Later suites need the module, whatever happened here. */
 	if (self->ko_fd >= 0 && !module_loaded())
 		load_module(self->ko_fd, "");
@@ -1816,8 +2412,10 @@ static void torture_run(struct __test_metadata *_metadata,
 
 	nfds = count_fds();
 	ASSERT_LT(0, nfds);
-	ksft_print_msg("torture: %lu s on %d buffers, seed %u\n", secs,
-		       run->nr_bufs, run->seed);
+	ksft_print_msg("torture: %lu s, seed %u, on", secs, run->seed);
+	for (b = 0; b < run->nr_bufs; b++)
+		printf(" %s", ctl->bufs[b].path);
+	printf("\n");
 	fflush(stdout);
 	for (i = 0; i < run->nr_slots; i++)
 		start_slot(run, i);
@@ -1850,9 +2448,10 @@ static void torture_run(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, ctl->failed) TH_LOG("%s", ctl->msg);
 	ASSERT_EQ(0, alive) TH_LOG("processes still running after the stop and its WAKEs");
 
-	ksft_print_msg("torture: %.1f s: signals %lu USR1, %lu USR2, %lu STOP; %lu SIGKILLs, %lu exits, %lu respawns\n",
+	ksft_print_msg("torture: %.1f s: signals %lu USR1, %lu USR2, %lu STOP; %lu SIGKILLs (%lu of lifecycles), %lu exits, %lu respawns\n",
 		       (now_ns() - start) / 1e9, run->sigs[0], run->sigs[1],
-		       run->sigs[2], run->kills, run->exits, run->respawns);
+		       run->sigs[2], run->kills, run->life_kills, run->exits,
+		       run->respawns);
 	ASSERT_LT(0UL, run->kills);
 	for (b = 0; b < run->nr_bufs; b++)
 		torture_did_work(_metadata, run, &ctl->bufs[b]);
@@ -1960,6 +2559,133 @@ TEST_F_TIMEOUT(shmring_torture, events_churn, MAX_SECONDS + 120)
 	torture_run(_metadata, self, torture_seconds());
 	torture_settled(_metadata, self);
 	watch_budget_whole(_metadata, self->bufs[0].fd);
+}
+
+/*
+ * The isolator's sums, once it is gone: on each word of each buffer, its
+ * WAKEs there woke exactly as many as its waiter there saw woken, and
+ * some on every buffer.
+ */
+static void isolation_held(struct __test_metadata *_metadata,
+			   struct run *run)
+{
+	struct ctl *ctl = run->ctl;
+	unsigned long sum;
+	int b, w;
+
+	for (b = 0; b < run->nr_bufs; b++) {
+		sum = 0;
+		for (w = 0; w < NR_ISO_WORDS; w++) {
+			ksft_print_msg("isolation: %s: word %#llx: WAKEs woke %lu, its waiter woken %lu\n",
+				       ctl->bufs[b].path,
+				       (unsigned long long)(ISO_PAGE * ctl->bufs[b].page +
+							    w * ISO_WORD_STEP),
+				       ctl->iso_wakes[b][w], ctl->iso_woken[b][w]);
+			ASSERT_EQ(ctl->iso_wakes[b][w], ctl->iso_woken[b][w])
+				TH_LOG("%s: a WAKE there woke another buffer's waiter, or one of another buffer woke this one's",
+				       ctl->bufs[b].path);
+			sum += ctl->iso_woken[b][w];
+		}
+		ASSERT_LT(0UL, sum) TH_LOG("%s: no isolator's waiter woken",
+					   ctl->bufs[b].path);
+	}
+}
+
+/* Polls an instance's sysfs count of open files until it is @want. */
+static long long await_users(const char *name, long long want)
+{
+	int64_t start = now_ns();
+	char path[96];
+	long long n;
+
+	snprintf(path, sizeof(path), SHMRING_CLASS_DIR "%s/users", name);
+	while ((n = read_num(path)) != want && poll_again(start))
+		;
+	return n;
+}
+
+/* Instances named INST_PREFIX* that the class lists, listed into @buf. */
+static int leftover_names(char *buf, size_t len)
+{
+	DIR *d = opendir(SHMRING_CLASS_DIR);
+	size_t used = 0;
+	struct dirent *de;
+	int n = 0;
+
+	buf[0] = '\0';
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, INST_PREFIX, strlen(INST_PREFIX)))
+			continue;
+		n++;
+		if (used < len)
+			used += snprintf(buf + used, len - used, " %s", de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The whole torture on the default device and NR_INSTANCES instances at
+ * once, with lifecycles and the isolator; see the comment at the top.
+ */
+TEST_F_TIMEOUT(shmring_torture, instances, MAX_SECONDS + 120)
+{
+	struct run *run = &self->run;
+	struct ctl *ctl = run->ctl;
+	char path[64], names[256];
+	int i, ret, nfds;
+
+	run->roles = ALL_ROLES | INSTANCE_ROLES;
+	nfds = count_fds();
+	for (i = 0; i < NR_INSTANCES; i++) {
+		/* What a run that crashed may have left. */
+		shmring_inst_destroy(inst_names[i]);
+		/* 1 MiB, 2 MiB: sizes of their own, none the device's. */
+		ret = shmring_inst_create(inst_names[i], (i + 1) << 20, 0600);
+		ASSERT_EQ(0, ret) TH_LOG("CREATE %s: %s", inst_names[i],
+					 strerror(-ret));
+		snprintf(path, sizeof(path), SHMRING_INST_DIR "%s",
+			 inst_names[i]);
+		torture_add_buffer(_metadata, self, path);
+	}
+	for (i = 0; i < NR_LIFECYCLES; i++)
+		add_slot(run, LIFECYCLE, i, 0);
+	add_slot(run, ISOLATOR, 0, 0);
+
+	torture_run(_metadata, self, torture_seconds());
+	ksft_print_msg("lifecycles: %lu lives, %lu waiters woken on destroyed or recreated instances, %lu SIGKILLs\n",
+		       ctl->lives, ctl->life_woken, run->life_kills);
+	ASSERT_LT(0UL, ctl->lives);
+	isolation_held(_metadata, run);
+	torture_settled(_metadata, self);
+	for (i = 0; i < run->nr_bufs; i++)
+		watch_budget_whole(_metadata, self->bufs[i].fd);
+
+	/*
+	 * Of each instance, only the test's own open file is left: its
+	 * mapping holds that same file. Then nothing, and DESTROY.
+	 */
+	for (i = 0; i < NR_INSTANCES; i++) {
+		ASSERT_EQ(1, await_users(inst_names[i], 1)) TH_LOG("%s", inst_names[i]);
+		test_buf_close(&self->bufs[i + 1]);
+		ASSERT_EQ(0, await_users(inst_names[i], 0)) TH_LOG("%s", inst_names[i]);
+		ASSERT_EQ(0, shmring_inst_destroy(inst_names[i]));
+	}
+	/* A lifecycle SIGKILLed as the run stopped left its name. */
+	for (i = 0; i < NR_LIFECYCLES; i++) {
+		ret = shmring_inst_destroy(life_names[i]);
+		ASSERT_TRUE(!ret || ret == -ENOENT) TH_LOG("DESTROY %s: %s",
+							   life_names[i],
+							   strerror(-ret));
+	}
+	ASSERT_EQ(0, leftover_names(names, sizeof(names)))
+		TH_LOG("%s still lists:%s", SHMRING_CLASS_DIR, names);
+	/* No fd of any of them is left in the test. */
+	ASSERT_EQ(nfds, count_fds());
+	/* Nor anywhere: the module unloads. */
+	torture_reload(_metadata, self);
 }
 
 /* A run without arguments, the kselftest runner's, leaves events_churn out. */

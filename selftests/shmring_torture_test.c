@@ -2098,20 +2098,18 @@ static int reap_slots(struct run *run, bool respawn)
 	return alive;
 }
 
-/* A live waiter, or a live process of another role; NULL if none soon. */
-static struct slot *pick(struct run *run, bool waiter)
+/* A live process of one of @roles (1 << role each), or NULL. */
+static struct slot *pick(struct run *run, unsigned int roles)
 {
-	struct slot *s;
-	bool is_waiter;
-	int tries;
+	struct slot *live[NR_SLOTS], *s;
+	int i, n = 0;
 
-	for (tries = 0; tries < 8; tries++) {
-		s = &run->slots[xorshift(&run->seed) % run->nr_slots];
-		is_waiter = s->role == WAITER;
-		if (s->pid > 0 && !s->killed && is_waiter == waiter)
-			return s;
+	for (i = 0; i < run->nr_slots; i++) {
+		s = &run->slots[i];
+		if (s->pid > 0 && !s->killed && roles & 1U << s->role)
+			live[n++] = s;
 	}
-	return NULL;
+	return n ? live[xorshift(&run->seed) % n] : NULL;
 }
 
 /* One move of the killer: a signal of some kind to someone. */
@@ -2125,17 +2123,21 @@ static void harass(struct run *run)
 		if (run->ctl->stops[i] % 2 &&
 		    now_ns() - run->stopped_at[i] > STOP_SETTLE_NS)
 			__atomic_add_fetch(&run->ctl->stops[i], 1, __ATOMIC_SEQ_CST);
-	s = pick(run, r < 90);
+	/*
+	 * Waiters get signals of every kind, the others SIGKILL only, and
+	 * the lifecycles a share of their own, not to be lost among the
+	 * buffers' processes. Not the isolator: a SIGKILL could take one of
+	 * its waiters between its dequeue by a WAKE and its count.
+	 */
+	if (r < 90)
+		s = pick(run, 1U << WAITER);
+	else if (r < 99 || !(run->roles & 1U << LIFECYCLE))
+		s = pick(run, ~(1U << WAITER | 1U << ISOLATOR));
+	else
+		s = pick(run, 1U << LIFECYCLE);
 	if (!s)
 		return;
 	i = s - run->slots;
-	/*
-	 * Waiters get signals of every kind, the others SIGKILL only. Not
-	 * the isolator: a SIGKILL could take one of its waiters between its
-	 * dequeue by a WAKE and its count.
-	 */
-	if (s->role == ISOLATOR)
-		return;
 	/* One STOP at a time per process. */
 	if (r >= 60 && r < 72 && run->ctl->stops[i] % 2)
 		r = 0;

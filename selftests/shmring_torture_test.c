@@ -71,6 +71,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -158,6 +159,9 @@ static const char * const life_names[NR_LIFECYCLES] = {
 /* A life's instances are 1 to LIFE_MAX_PAGES pages; WAIT takes them all. */
 #define LIFE_MAX_PAGES		16
 #define LIFE_MAX_WAITERS	3
+
+/* The supervisor's SCHED_FIFO priority in the instances case. */
+#define SUPERVISOR_PRIO		1
 
 /* The longest finite WAIT a waiter asks for. */
 #define MAX_WAIT_NS		(20 * NSEC_PER_MSEC)
@@ -2450,10 +2454,9 @@ static void torture_run(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, ctl->failed) TH_LOG("%s", ctl->msg);
 	ASSERT_EQ(0, alive) TH_LOG("processes still running after the stop and its WAKEs");
 
-	ksft_print_msg("torture: %.1f s: signals %lu USR1, %lu USR2, %lu STOP; %lu SIGKILLs (%lu of lifecycles), %lu exits, %lu respawns\n",
+	ksft_print_msg("torture: %.1f s: signals %lu USR1, %lu USR2, %lu STOP; %lu SIGKILLs, %lu exits, %lu respawns\n",
 		       (now_ns() - start) / 1e9, run->sigs[0], run->sigs[1],
-		       run->sigs[2], run->kills, run->life_kills, run->exits,
-		       run->respawns);
+		       run->sigs[2], run->kills, run->exits, run->respawns);
 	ASSERT_LT(0UL, run->kills);
 	for (b = 0; b < run->nr_bufs; b++)
 		torture_did_work(_metadata, run, &ctl->bufs[b]);
@@ -2637,6 +2640,7 @@ TEST_F_TIMEOUT(shmring_torture, instances, MAX_SECONDS + 120)
 	struct run *run = &self->run;
 	struct ctl *ctl = run->ctl;
 	char path[64], names[256];
+	struct sched_param sp;
 	int i, ret, nfds;
 
 	run->roles = ALL_ROLES | INSTANCE_ROLES;
@@ -2656,7 +2660,17 @@ TEST_F_TIMEOUT(shmring_torture, instances, MAX_SECONDS + 120)
 		add_slot(run, LIFECYCLE, i, 0);
 	add_slot(run, ISOLATOR, 0, 0);
 
+	/*
+	 * Three buffers' processes leave the supervisor few turns on the
+	 * vCPUs: at their priority, its moves came 3 to 10 times slower
+	 * than in all_at_once. Real-time, it keeps pace; it sleeps between
+	 * moves, and its children start as SCHED_OTHER.
+	 */
+	sp.sched_priority = SUPERVISOR_PRIO;
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp));
 	torture_run(_metadata, self, torture_seconds());
+	sp.sched_priority = 0;
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_OTHER, &sp));
 	ksft_print_msg("lifecycles: %lu lives, %lu waiters woken on destroyed or recreated instances, %lu SIGKILLs\n",
 		       ctl->lives, ctl->life_woken, run->life_kills);
 	ASSERT_LT(0UL, ctl->lives);

@@ -83,8 +83,6 @@
 #define FS_IOC_GETFSSYSFSPATH	_IOC(_IOC_READ, 0x15, 1, 129)
 #endif
 
-#define CONTROL_DEV	"/dev/shmring-control"
-#define INST_DIR	"/dev/shmrings/"
 #define CLASS_DIR	"/sys/class/shmring/"
 #define PARAM_DIR	MOD_SYSFS "/parameters/"
 #define NODE_DIR	"/sys/devices/system/node/"
@@ -434,7 +432,7 @@ static int read_line(const char *path, char *buf, size_t len)
 }
 
 /* A number from a file; false if it cannot be read as one. */
-static bool read_num(const char *path, long long *v)
+static bool sysfs_num(const char *path, long long *v)
 {
 	char buf[64], *end;
 
@@ -449,7 +447,7 @@ static bool inst_attr(const char *name, const char *attr, long long *v)
 	char path[320];
 
 	snprintf(path, sizeof(path), CLASS_DIR "%s/%s", name, attr);
-	return read_num(path, v);
+	return sysfs_num(path, v);
 }
 
 static int set_param(const char *name, unsigned long long val)
@@ -1435,7 +1433,7 @@ static const char *check_present(struct cfuzz *f, const struct obj *o)
 	int64_t start = now_ns();
 	struct stat st;
 
-	snprintf(path, sizeof(path), INST_DIR "%s", o->name);
+	snprintf(path, sizeof(path), SHMRING_INST_DIR "%s", o->name);
 	while (stat(path, &st)) {
 		if (errno != ENOENT || now_ns() - start > NODE_POLL_NS) {
 			snprintf(why, sizeof(why), "no node %s: %s", path,
@@ -1485,7 +1483,7 @@ static const char *check_absent(const char *name)
 	char node[96], sys[96];
 	int64_t start = now_ns();
 
-	snprintf(node, sizeof(node), INST_DIR "%s", name);
+	snprintf(node, sizeof(node), SHMRING_INST_DIR "%s", name);
 	snprintf(sys, sizeof(sys), CLASS_DIR "%s", name);
 	while (!access(node, F_OK) || !access(sys, F_OK)) {
 		if (now_ns() - start > NODE_POLL_NS) {
@@ -1635,7 +1633,7 @@ static const char *inst_path(const char *name)
 {
 	static char path[96];
 
-	snprintf(path, sizeof(path), INST_DIR "%s", name);
+	snprintf(path, sizeof(path), SHMRING_INST_DIR "%s", name);
 	return path;
 }
 
@@ -1967,7 +1965,7 @@ static void destroy_all(struct cfuzz *f)
 {
 	struct shmring_destroy d;
 	unsigned int i;
-	int fd = open(CONTROL_DEV, O_RDWR | O_CLOEXEC);
+	int fd = open(SHMRING_CONTROL_DEV, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
 		return;
@@ -2003,8 +2001,8 @@ FIXTURE_SETUP(ctl_fuzz)
 	int i;
 
 	ASSERT_EQ(0, geteuid()) TH_LOG("the control fuzzer needs root");
-	if (access(CONTROL_DEV, F_OK))
-		SKIP(return, "no %s: a module without instances", CONTROL_DEV);
+	if (access(SHMRING_CONTROL_DEV, F_OK))
+		SKIP(return, "no %s: a module without instances", SHMRING_CONTROL_DEV);
 	f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, f);
@@ -2024,18 +2022,18 @@ FIXTURE_SETUP(ctl_fuzz)
 		  (uint64_t)now_ns() ^ (uint64_t)getpid() << 32;
 	f->rng = f->seed;
 	read_nodes(f);
-	f->overflowuid = read_num("/proc/sys/kernel/overflowuid", &v) ? v : 65534;
-	f->overflowgid = read_num("/proc/sys/kernel/overflowgid", &v) ? v : 65534;
-	ASSERT_TRUE(read_num(PARAM_DIR "user_instances", &f->orig_n));
-	ASSERT_TRUE(read_num(PARAM_DIR "user_bytes", &f->orig_bytes));
+	f->overflowuid = sysfs_num("/proc/sys/kernel/overflowuid", &v) ? v : 65534;
+	f->overflowgid = sysfs_num("/proc/sys/kernel/overflowgid", &v) ? v : 65534;
+	ASSERT_TRUE(sysfs_num(PARAM_DIR "user_instances", &f->orig_n));
+	ASSERT_TRUE(sysfs_num(PARAM_DIR "user_bytes", &f->orig_bytes));
 	/* Leftovers of an earlier run that died. */
 	destroy_all(NULL);
 	count_others(f);
 
-	f->ctl[0] = open(CONTROL_DEV, O_RDWR | O_CLOEXEC);
-	f->ctl[1] = open(CONTROL_DEV, O_RDONLY | O_CLOEXEC);
-	f->ctl[2] = open(CONTROL_DEV, O_WRONLY | O_CLOEXEC);
-	f->ctl_path = open(CONTROL_DEV, O_PATH | O_CLOEXEC);
+	f->ctl[0] = open(SHMRING_CONTROL_DEV, O_RDWR | O_CLOEXEC);
+	f->ctl[1] = open(SHMRING_CONTROL_DEV, O_RDONLY | O_CLOEXEC);
+	f->ctl[2] = open(SHMRING_CONTROL_DEV, O_WRONLY | O_CLOEXEC);
+	f->ctl_path = open(SHMRING_CONTROL_DEV, O_PATH | O_CLOEXEC);
 	for (i = 0; i < 3; i++)
 		ASSERT_LE(0, f->ctl[i]);
 	ASSERT_LE(0, f->ctl_path);

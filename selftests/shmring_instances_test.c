@@ -35,8 +35,6 @@
 #include "kselftest_harness.h"
 #include "shmring_util.h"
 
-#define CONTROL_DEV	"/dev/shmring-control"
-#define INST_DIR	"/dev/shmrings/"
 #define PARAM_DIR	MOD_SYSFS "/parameters/"
 #define CGROUP_ROOT	"/sys/fs/cgroup"
 #define CGROUP_NAME	"shmring-kst"
@@ -46,81 +44,15 @@
 #define USER_GID	999	/* shmring, its supplementary group */
 #define NOBODY		65534
 
-static int ctl_open(void)
-{
-	return open(CONTROL_DEV, O_RDWR | O_CLOEXEC);
-}
-
-static void fill_create(struct shmring_create *c, const char *name,
-			uint64_t size, uint32_t mode)
-{
-	memset(c, 0, sizeof(*c));
-	c->size = size;
-	c->mode = mode;
-	c->uid = SHMRING_ID_CALLER;
-	c->gid = SHMRING_ID_CALLER;
-	memcpy(c->name, name, strnlen(name, sizeof(c->name)));
-}
-
-/* CREATE with a fresh control fd: 0 or -errno. */
-static int create_full(const struct shmring_create *c)
-{
-	int fd = ctl_open(), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = ioctl(fd, SHMRING_IOC_CREATE, c) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
-static int create(const char *name, uint64_t size, uint32_t mode)
-{
-	struct shmring_create c;
-
-	fill_create(&c, name, size, mode);
-	return create_full(&c);
-}
-
 static int create_owned(const char *name, uint64_t size, uint32_t mode,
 			uint32_t uid, uint32_t gid)
 {
 	struct shmring_create c;
 
-	fill_create(&c, name, size, mode);
+	shmring_fill_create(&c, name, size, mode);
 	c.uid = uid;
 	c.gid = gid;
-	return create_full(&c);
-}
-
-static int destroy(const char *name)
-{
-	struct shmring_destroy d;
-	int fd = ctl_open(), ret;
-
-	if (fd < 0)
-		return -errno;
-	memset(&d, 0, sizeof(d));
-	memcpy(d.name, name, strnlen(name, sizeof(d.name)));
-	ret = ioctl(fd, SHMRING_IOC_DESTROY, &d) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
-static int inst_open(const char *name, int flags)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), INST_DIR "%s", name);
-	return open(path, flags | O_CLOEXEC);
-}
-
-static int inst_stat(const char *name, struct stat *st)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), INST_DIR "%s", name);
-	return stat(path, st) ? -errno : 0;
+	return shmring_inst_create_full(&c);
 }
 
 static int write_file(const char *path, const char *val)
@@ -133,22 +65,6 @@ static int write_file(const char *path, const char *val)
 		ret = -errno;
 	close(fd);
 	return ret;
-}
-
-/* A number read from a sysfs or cgroup file, or -1. */
-static long long read_num(const char *path)
-{
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	return strtoll(buf, NULL, 0);
 }
 
 /* The first line of a sysfs file, without its newline; "" if unreadable. */
@@ -221,10 +137,10 @@ FIXTURE_SETUP(inst)
 
 	self->page = sysconf(_SC_PAGESIZE);
 	ASSERT_EQ(0, geteuid()) TH_LOG("the instance tests need root");
-	if (access(CONTROL_DEV, F_OK))
-		SKIP(return, "no %s: a module without instances", CONTROL_DEV);
+	if (access(SHMRING_CONTROL_DEV, F_OK))
+		SKIP(return, "no %s: a module without instances", SHMRING_CONTROL_DEV);
 	for (i = 0; i < ARRAY_SIZE(test_names); i++)
-		destroy(test_names[i]);
+		shmring_inst_destroy(test_names[i]);
 }
 
 FIXTURE_TEARDOWN(inst)
@@ -232,7 +148,7 @@ FIXTURE_TEARDOWN(inst)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(test_names); i++)
-		destroy(test_names[i]);
+		shmring_inst_destroy(test_names[i]);
 	set_param("user_instances", 16);
 	set_param("user_bytes", 256ULL << 20);
 }
@@ -251,7 +167,7 @@ TEST_F(inst, default_info)
 	EXPECT_EQ(SHMRING_FEATURE_WATCH | SHMRING_FEATURE_RELEASE |
 		  SHMRING_FEATURE_INSTANCES, info.features);
 	close(fd);
-	ASSERT_EQ(0, stat(CONTROL_DEV, &st));
+	ASSERT_EQ(0, stat(SHMRING_CONTROL_DEV, &st));
 	EXPECT_TRUE(S_ISCHR(st.st_mode));
 	EXPECT_EQ(0666, st.st_mode & 07777);
 	EXPECT_EQ(96U, sizeof(struct shmring_create));
@@ -268,8 +184,8 @@ TEST_F(inst, create_open_map_destroy)
 	struct stat st;
 	int fd, fd2;
 
-	ASSERT_EQ(0, create("kst-a", size, 0640));
-	ASSERT_EQ(0, inst_stat("kst-a", &st));
+	ASSERT_EQ(0, shmring_inst_create("kst-a", size, 0640));
+	ASSERT_EQ(0, shmring_inst_stat("kst-a", &st));
 	EXPECT_TRUE(S_ISCHR(st.st_mode));
 	EXPECT_EQ(0640, st.st_mode & 07777);
 	EXPECT_EQ(0, st.st_uid);
@@ -282,7 +198,7 @@ TEST_F(inst, create_open_map_destroy)
 				 sizeof(line))[0]) TH_LOG("memcg '%s'", line);
 	EXPECT_EQ(0, read_num("/sys/class/shmring/kst-a/users"));
 
-	fd = inst_open("kst-a", O_RDWR);
+	fd = shmring_inst_open("kst-a", O_RDWR);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(1, read_num("/sys/class/shmring/kst-a/users"));
 	ASSERT_EQ(0, fdinfo_lines(fd, "shmring-instance:", line, sizeof(line)));
@@ -302,7 +218,7 @@ TEST_F(inst, create_open_map_destroy)
 	ASSERT_EQ(8, pread(fd, buf, 8, size - 8));
 	EXPECT_EQ(0, memcmp(buf, "instance", 8));
 	/* A second open, then the mapping alone keeps one file. */
-	fd2 = inst_open("kst-a", O_RDONLY);
+	fd2 = shmring_inst_open("kst-a", O_RDONLY);
 	ASSERT_LE(0, fd2);
 	EXPECT_EQ(2, read_num("/sys/class/shmring/kst-a/users"));
 	close(fd2);
@@ -317,13 +233,13 @@ TEST_F(inst, create_open_map_destroy)
 	munmap(map, size);
 	EXPECT_EQ(0, read_num("/sys/class/shmring/kst-a/users"));
 
-	EXPECT_EQ(0, destroy("kst-a"));
-	EXPECT_EQ(-ENOENT, inst_stat("kst-a", &st));
-	EXPECT_EQ(-1, inst_open("kst-a", O_RDWR));
+	EXPECT_EQ(0, shmring_inst_destroy("kst-a"));
+	EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-a", &st));
+	EXPECT_EQ(-1, shmring_inst_open("kst-a", O_RDWR));
 	EXPECT_EQ(ENOENT, errno);
-	EXPECT_EQ(-ENOENT, destroy("kst-a"));
+	EXPECT_EQ(-ENOENT, shmring_inst_destroy("kst-a"));
 	/* The ioctls of the control device are not the buffer's. */
-	fd = ctl_open();
+	fd = shmring_ctl_open();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_INFO, &info));
 	EXPECT_EQ(ENOTTY, errno);
@@ -335,7 +251,7 @@ TEST_F(inst, create_open_map_destroy)
 	{
 		struct shmring_create c;
 
-		fill_create(&c, "kst-a", size, 0600);
+		shmring_fill_create(&c, "kst-a", size, 0600);
 		EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_CREATE, &c));
 		EXPECT_EQ(ENOTTY, errno);
 	}
@@ -348,23 +264,23 @@ TEST_F(inst, sizes)
 	struct shmring_info info;
 	int fd;
 
-	ASSERT_EQ(0, create("kst-a", 1, 0600));
-	fd = inst_open("kst-a", O_RDONLY);
+	ASSERT_EQ(0, shmring_inst_create("kst-a", 1, 0600));
+	fd = shmring_inst_open("kst-a", O_RDONLY);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, shmring_get_info(fd, &info));
 	EXPECT_EQ(self->page, info.size);
 	close(fd);
-	ASSERT_EQ(0, create("kst-b", self->page + 1, 0600));
-	fd = inst_open("kst-b", O_RDONLY);
+	ASSERT_EQ(0, shmring_inst_create("kst-b", self->page + 1, 0600));
+	fd = shmring_inst_open("kst-b", O_RDONLY);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, shmring_get_info(fd, &info));
 	EXPECT_EQ(2 * self->page, info.size);
 	close(fd);
-	EXPECT_EQ(-EINVAL, create("kst-c", 0, 0600));
-	EXPECT_EQ(-EINVAL, create("kst-c", (1ULL << 30) + 1, 0600));
-	EXPECT_EQ(-EINVAL, create("kst-c", UINT64_MAX, 0600));
-	EXPECT_EQ(-EINVAL, create("kst-c", 1ULL << 63, 0600));
-	EXPECT_EQ(-ENOENT, inst_stat("kst-c", &(struct stat){}));
+	EXPECT_EQ(-EINVAL, shmring_inst_create("kst-c", 0, 0600));
+	EXPECT_EQ(-EINVAL, shmring_inst_create("kst-c", (1ULL << 30) + 1, 0600));
+	EXPECT_EQ(-EINVAL, shmring_inst_create("kst-c", UINT64_MAX, 0600));
+	EXPECT_EQ(-EINVAL, shmring_inst_create("kst-c", 1ULL << 63, 0600));
+	EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-c", &(struct stat){}));
 }
 
 /* Names: the charset, the length, the padding; EEXIST; reuse. */
@@ -381,32 +297,32 @@ TEST_F(inst, names)
 	int fd;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		fill_create(&c, "x", self->page, 0600);
+		shmring_fill_create(&c, "x", self->page, 0600);
 		memset(c.name, 0, sizeof(c.name));
 		memcpy(c.name, bad[i], strlen(bad[i]));
-		EXPECT_EQ(-EINVAL, create_full(&c)) TH_LOG("name \"%s\"", bad[i]);
+		EXPECT_EQ(-EINVAL, shmring_inst_create_full(&c)) TH_LOG("name \"%s\"", bad[i]);
 	}
 	/* Bytes after the NUL must be zero. */
-	fill_create(&c, "kst-a", self->page, 0600);
+	shmring_fill_create(&c, "kst-a", self->page, 0600);
 	c.name[10] = 'x';
-	EXPECT_EQ(-EINVAL, create_full(&c));
+	EXPECT_EQ(-EINVAL, shmring_inst_create_full(&c));
 
-	EXPECT_EQ(0, create("A-z_0.9", self->page, 0600));
-	EXPECT_EQ(0, inst_stat("A-z_0.9", &(struct stat){}));
+	EXPECT_EQ(0, shmring_inst_create("A-z_0.9", self->page, 0600));
+	EXPECT_EQ(0, shmring_inst_stat("A-z_0.9", &(struct stat){}));
 	/* 31 characters, the longest. */
-	EXPECT_EQ(0, create("kst-123456789012345678901234567", self->page,
-			    0600));
-	EXPECT_EQ(0, inst_stat("kst-123456789012345678901234567",
-			       &(struct stat){}));
+	EXPECT_EQ(0, shmring_inst_create("kst-123456789012345678901234567",
+					 self->page, 0600));
+	EXPECT_EQ(0, shmring_inst_stat("kst-123456789012345678901234567",
+				       &(struct stat){}));
 
-	EXPECT_EQ(0, create("kst-a", self->page, 0600));
-	EXPECT_EQ(-EEXIST, create("kst-a", self->page, 0600));
-	EXPECT_EQ(-EEXIST, create("kst-a", 2 * self->page, 0644));
-	EXPECT_EQ(0, destroy("kst-a"));
-	EXPECT_EQ(0, create("kst-a", 2 * self->page, 0600));
+	EXPECT_EQ(0, shmring_inst_create("kst-a", self->page, 0600));
+	EXPECT_EQ(-EEXIST, shmring_inst_create("kst-a", self->page, 0600));
+	EXPECT_EQ(-EEXIST, shmring_inst_create("kst-a", 2 * self->page, 0644));
+	EXPECT_EQ(0, shmring_inst_destroy("kst-a"));
+	EXPECT_EQ(0, shmring_inst_create("kst-a", 2 * self->page, 0600));
 
 	/* DESTROY's name is checked alike. */
-	fd = ctl_open();
+	fd = shmring_ctl_open();
 	ASSERT_LE(0, fd);
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		memset(&d, 0, sizeof(d));
@@ -415,7 +331,7 @@ TEST_F(inst, names)
 		EXPECT_EQ(EINVAL, errno) TH_LOG("name \"%s\"", bad[i]);
 	}
 	close(fd);
-	EXPECT_EQ(-ENOENT, destroy("kst-nothing"));
+	EXPECT_EQ(-ENOENT, shmring_inst_destroy("kst-nothing"));
 }
 
 /* Every reserved field and flag, bad modes, node numbers, EFAULT. */
@@ -426,39 +342,39 @@ TEST_F(inst, hostile_args)
 	size_t i;
 	int fd;
 
-	fill_create(&c, "kst-a", self->page, 0600);
+	shmring_fill_create(&c, "kst-a", self->page, 0600);
 	c.flags = 1U << 1;
-	EXPECT_EQ(-EINVAL, create_full(&c));
+	EXPECT_EQ(-EINVAL, shmring_inst_create_full(&c));
 	c.flags = ~0U;
-	EXPECT_EQ(-EINVAL, create_full(&c));
-	fill_create(&c, "kst-a", self->page, 0600);
+	EXPECT_EQ(-EINVAL, shmring_inst_create_full(&c));
+	shmring_fill_create(&c, "kst-a", self->page, 0600);
 	c.reserved0 = 1;
-	EXPECT_EQ(-EINVAL, create_full(&c));
+	EXPECT_EQ(-EINVAL, shmring_inst_create_full(&c));
 	for (i = 0; i < 4; i++) {
-		fill_create(&c, "kst-a", self->page, 0600);
+		shmring_fill_create(&c, "kst-a", self->page, 0600);
 		c.reserved[i] = 1ULL << 63;
-		EXPECT_EQ(-EINVAL, create_full(&c));
+		EXPECT_EQ(-EINVAL, shmring_inst_create_full(&c));
 	}
-	fill_create(&c, "kst-a", self->page, 0600);
+	shmring_fill_create(&c, "kst-a", self->page, 0600);
 	c.node = 1;	/* without SHMRING_CREATE_NODE */
-	EXPECT_EQ(-EINVAL, create_full(&c));
-	fill_create(&c, "kst-a", self->page, 0600);
+	EXPECT_EQ(-EINVAL, shmring_inst_create_full(&c));
+	shmring_fill_create(&c, "kst-a", self->page, 0600);
 	c.flags = SHMRING_CREATE_NODE;
 	c.node = -1;
-	EXPECT_EQ(-EINVAL, create_full(&c));
+	EXPECT_EQ(-EINVAL, shmring_inst_create_full(&c));
 	c.node = 1 << 20;
-	EXPECT_EQ(-EINVAL, create_full(&c));
+	EXPECT_EQ(-EINVAL, shmring_inst_create_full(&c));
 	c.node = INT32_MIN;
-	EXPECT_EQ(-EINVAL, create_full(&c));
+	EXPECT_EQ(-EINVAL, shmring_inst_create_full(&c));
 
-	EXPECT_EQ(-EINVAL, create("kst-a", self->page, 0));
-	EXPECT_EQ(-EINVAL, create("kst-a", self->page, 01000));
-	EXPECT_EQ(-EINVAL, create("kst-a", self->page, 04600));
-	EXPECT_EQ(-EINVAL, create("kst-a", self->page, 0170600));
-	EXPECT_EQ(-EINVAL, create("kst-a", self->page, ~0U));
-	EXPECT_EQ(-ENOENT, inst_stat("kst-a", &(struct stat){}));
+	EXPECT_EQ(-EINVAL, shmring_inst_create("kst-a", self->page, 0));
+	EXPECT_EQ(-EINVAL, shmring_inst_create("kst-a", self->page, 01000));
+	EXPECT_EQ(-EINVAL, shmring_inst_create("kst-a", self->page, 04600));
+	EXPECT_EQ(-EINVAL, shmring_inst_create("kst-a", self->page, 0170600));
+	EXPECT_EQ(-EINVAL, shmring_inst_create("kst-a", self->page, ~0U));
+	EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-a", &(struct stat){}));
 
-	fd = ctl_open();
+	fd = shmring_ctl_open();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_CREATE, NULL));
 	EXPECT_EQ(EFAULT, errno);
@@ -498,7 +414,7 @@ TEST_F(inst, hostile_args)
 		ASSERT_NE(MAP_FAILED, two);
 		ASSERT_EQ(0, mprotect(two + self->page, self->page, PROT_NONE));
 		edge = (void *)(two + self->page - sizeof(*edge) + 8);
-		fd = ctl_open();
+		fd = shmring_ctl_open();
 		ASSERT_LE(0, fd);
 		EXPECT_EQ(-1, ioctl(fd, SHMRING_IOC_CREATE, edge));
 		EXPECT_EQ(EFAULT, errno);
@@ -509,10 +425,10 @@ TEST_F(inst, hostile_args)
 		EXPECT_EQ(EFAULT, errno);
 		/* A valid argument in a read-only page works. */
 		edge = (void *)two;
-		fill_create(edge, "kst-a", self->page, 0600);
+		shmring_fill_create(edge, "kst-a", self->page, 0600);
 		ASSERT_EQ(0, mprotect(two, self->page, PROT_READ));
 		EXPECT_EQ(0, ioctl(fd, SHMRING_IOC_CREATE, edge));
-		EXPECT_EQ(0, destroy("kst-a"));
+		EXPECT_EQ(0, shmring_inst_destroy("kst-a"));
 		close(fd);
 		munmap(two, 2 * self->page);
 	}
@@ -523,7 +439,7 @@ TEST_F(inst, hostile_args)
 		unsigned int nr;
 		int n;
 
-		fd = ctl_open();
+		fd = shmring_ctl_open();
 		ASSERT_LE(0, fd);
 		for (nr = 0; nr < 256; nr++) {
 			unsigned long cmd = _IOC(_IOC_WRITE, SHMRING_IOC_MAGIC,
@@ -531,7 +447,7 @@ TEST_F(inst, hostile_args)
 
 			if (cmd == SHMRING_IOC_CREATE)
 				continue;
-			fill_create(&c, "kst-a", self->page, 0600);
+			shmring_fill_create(&c, "kst-a", self->page, 0600);
 			EXPECT_EQ(-1, ioctl(fd, cmd, &c));
 			EXPECT_EQ(ENOTTY, errno) TH_LOG("nr %u", nr);
 		}
@@ -543,7 +459,7 @@ TEST_F(inst, hostile_args)
 			EXPECT_EQ(-1, ioctl(fd, cmd, &c));
 		}
 		close(fd);
-		EXPECT_EQ(-ENOENT, inst_stat("kst-a", &(struct stat){}));
+		EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-a", &(struct stat){}));
 	}
 
 	/* Random bytes, many times: never a crash, never an instance. */
@@ -551,7 +467,7 @@ TEST_F(inst, hostile_args)
 		uint32_t seed = 0x5eed;
 		int n, made = 0;
 
-		fd = ctl_open();
+		fd = shmring_ctl_open();
 		ASSERT_LE(0, fd);
 		for (n = 0; n < 20000; n++) {
 			uint32_t *w = (uint32_t *)&c;
@@ -642,20 +558,20 @@ TEST_F(inst, numa_node)
 	TH_LOG("possible nodes %s, with memory %s", possible, memory);
 	ASSERT_LE(1, nr_with);
 	for (i = 0; i < nr_with; i++) {
-		fill_create(&c, "kst-node", 4 * self->page, 0600);
+		shmring_fill_create(&c, "kst-node", 4 * self->page, 0600);
 		c.flags = SHMRING_CREATE_NODE;
 		c.node = with[i];
-		ASSERT_EQ(0, create_full(&c));
+		ASSERT_EQ(0, shmring_inst_create_full(&c));
 		EXPECT_EQ(with[i],
 			  read_num("/sys/class/shmring/kst-node/numa_node"));
-		fd = inst_open("kst-node", O_RDWR);
+		fd = shmring_inst_open("kst-node", O_RDWR);
 		ASSERT_LE(0, fd);
 		map = mmap(NULL, 4 * self->page, PROT_READ, MAP_SHARED, fd, 0);
 		ASSERT_NE(MAP_FAILED, map);
 		EXPECT_EQ(with[i], pages_node(map, self->page, 4));
 		munmap(map, 4 * self->page);
 		close(fd);
-		ASSERT_EQ(0, destroy("kst-node"));
+		ASSERT_EQ(0, shmring_inst_destroy("kst-node"));
 	}
 
 	if (expect && !strcmp(expect, "1")) {
@@ -667,11 +583,11 @@ TEST_F(inst, numa_node)
 		TH_LOG("no possible node without memory: ENODEV not exercised");
 		return;
 	}
-	fill_create(&c, "kst-a", self->page, 0600);
+	shmring_fill_create(&c, "kst-a", self->page, 0600);
 	c.flags = SHMRING_CREATE_NODE;
 	c.node = none;
-	EXPECT_EQ(-ENODEV, create_full(&c));
-	EXPECT_EQ(-ENOENT, inst_stat("kst-a", &(struct stat){}));
+	EXPECT_EQ(-ENODEV, shmring_inst_create_full(&c));
+	EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-a", &(struct stat){}));
 }
 
 /*
@@ -711,7 +627,7 @@ TEST_F(inst, user_namespace)
 	struct stat st;
 	pid_t pid;
 
-	ASSERT_EQ(0, create("kst-a", self->page, 0666));
+	ASSERT_EQ(0, shmring_inst_create("kst-a", self->page, 0666));
 	set_param("user_instances", 2);
 	pid = as_ns_root(USER_UID, USER_GID);
 	if (!pid) {
@@ -726,25 +642,25 @@ TEST_F(inst, user_namespace)
 		if (create_owned("kst-user2", self->page, 0600,
 				 SHMRING_ID_CALLER, 5) != -EINVAL)
 			_exit(3);
-		if (create("kst-user2", self->page, 0600))
+		if (shmring_inst_create("kst-user2", self->page, 0600))
 			_exit(4);
 		/* USER_UID's limit of 2, though it is root in here. */
-		if (create("kst-user3", self->page, 0600) != -ENOSPC)
+		if (shmring_inst_create("kst-user3", self->page, 0600) != -ENOSPC)
 			_exit(5);
-		if (destroy("kst-a") != -EPERM)
+		if (shmring_inst_destroy("kst-a") != -EPERM)
 			_exit(6);
-		if (destroy("kst-user2"))
+		if (shmring_inst_destroy("kst-user2"))
 			_exit(7);
 		_exit(0);
 	}
 	EXPECT_EQ(0, child_status(pid));
-	ASSERT_EQ(0, inst_stat("kst-user", &st));
+	ASSERT_EQ(0, shmring_inst_stat("kst-user", &st));
 	EXPECT_EQ(USER_UID, st.st_uid);
 	EXPECT_EQ(USER_GID, st.st_gid);
 	EXPECT_EQ(USER_UID, read_num("/sys/class/shmring/kst-user/creator"));
-	EXPECT_EQ(-ENOENT, inst_stat("kst-user2", &st));
-	EXPECT_EQ(-ENOENT, inst_stat("kst-user3", &st));
-	EXPECT_EQ(0, inst_stat("kst-a", &st));
+	EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-user2", &st));
+	EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-user3", &st));
+	EXPECT_EQ(0, shmring_inst_stat("kst-a", &st));
 }
 
 /* Owner, group and mode as asked; EACCES for the others. */
@@ -757,19 +673,19 @@ TEST_F(inst, owner_mode_isolation)
 
 	ASSERT_EQ(0, create_owned("kst-user", 4 * self->page, 0600, USER_UID,
 				  USER_UID));
-	ASSERT_EQ(0, inst_stat("kst-user", &st));
+	ASSERT_EQ(0, shmring_inst_stat("kst-user", &st));
 	EXPECT_EQ(USER_UID, st.st_uid);
 	EXPECT_EQ(USER_UID, st.st_gid);
 	EXPECT_EQ(0600, st.st_mode & 07777);
 	ASSERT_EQ(0, create_owned("kst-b", 4 * self->page, 0660, 0, USER_GID));
-	ASSERT_EQ(0, inst_stat("kst-b", &st));
+	ASSERT_EQ(0, shmring_inst_stat("kst-b", &st));
 	EXPECT_EQ(0, st.st_uid);
 	EXPECT_EQ(USER_GID, st.st_gid);
 	EXPECT_EQ(0660, st.st_mode & 07777);
 
 	/* Data written in one instance is in no other. */
-	fa = inst_open("kst-user", O_RDWR);
-	fb = inst_open("kst-b", O_RDWR);
+	fa = shmring_inst_open("kst-user", O_RDWR);
+	fb = shmring_inst_open("kst-b", O_RDWR);
 	ASSERT_LE(0, fa);
 	ASSERT_LE(0, fb);
 	a = mmap(NULL, 4 * self->page, PROT_READ | PROT_WRITE, MAP_SHARED, fa, 0);
@@ -787,13 +703,13 @@ TEST_F(inst, owner_mode_isolation)
 	/* The owner opens its 0600 instance; the group its 0660 one. */
 	pid = as_user(USER_UID, USER_GID);
 	if (!pid) {
-		int fd = inst_open("kst-user", O_RDWR);
+		int fd = shmring_inst_open("kst-user", O_RDWR);
 		uint8_t v = 0;
 
 		if (fd < 0 || pread(fd, &v, 1, 0) != 1 || v != 0x5a)
 			_exit(1);
 		close(fd);
-		fd = inst_open("kst-b", O_RDWR);
+		fd = shmring_inst_open("kst-b", O_RDWR);
 		_exit(fd < 0 ? 2 : 0);
 	}
 	EXPECT_EQ(0, child_status(pid));
@@ -801,11 +717,11 @@ TEST_F(inst, owner_mode_isolation)
 	/* Nobody else: EACCES, for reading too. */
 	pid = as_user(NOBODY, NOBODY);
 	if (!pid) {
-		if (inst_open("kst-user", O_RDONLY) >= 0)
+		if (shmring_inst_open("kst-user", O_RDONLY) >= 0)
 			_exit(1);
 		if (errno != EACCES)
 			_exit(2);
-		if (inst_open("kst-b", O_RDONLY) >= 0)
+		if (shmring_inst_open("kst-b", O_RDONLY) >= 0)
 			_exit(3);
 		_exit(errno == EACCES ? 0 : 4);
 	}
@@ -820,17 +736,17 @@ TEST_F(inst, unprivileged)
 
 	pid = as_user(USER_UID, USER_GID);
 	if (!pid) {
-		int ret = create("kst-user", 2 * self->page, 0600);
+		int ret = shmring_inst_create("kst-user", 2 * self->page, 0600);
 
 		_exit(code(ret));
 	}
 	ASSERT_EQ(0, child_status(pid));
-	ASSERT_EQ(0, inst_stat("kst-user", &st));
+	ASSERT_EQ(0, shmring_inst_stat("kst-user", &st));
 	EXPECT_EQ(USER_UID, st.st_uid);
 	EXPECT_EQ(USER_GID, st.st_gid);
 	EXPECT_EQ(USER_UID, read_num("/sys/class/shmring/kst-user/creator"));
 
-	ASSERT_EQ(0, create("kst-a", self->page, 0666));
+	ASSERT_EQ(0, shmring_inst_create("kst-a", self->page, 0666));
 	pid = as_user(USER_UID, USER_GID);
 	if (!pid) {
 		/* Another uid, a group not ours, root's: EPERM. */
@@ -848,23 +764,23 @@ TEST_F(inst, unprivileged)
 				 USER_GID))
 			_exit(4);
 		/* A root-owned instance is not ours to destroy. */
-		if (destroy("kst-a") != -EPERM)
+		if (shmring_inst_destroy("kst-a") != -EPERM)
 			_exit(5);
 		/* Ours is. */
-		if (destroy("kst-user2"))
+		if (shmring_inst_destroy("kst-user2"))
 			_exit(6);
 		_exit(0);
 	}
 	EXPECT_EQ(0, child_status(pid));
-	EXPECT_EQ(0, inst_stat("kst-a", &st));
-	EXPECT_EQ(-ENOENT, inst_stat("kst-user2", &st));
+	EXPECT_EQ(0, shmring_inst_stat("kst-a", &st));
+	EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-user2", &st));
 
 	/* Nobody cannot destroy shmring-user's; root can. */
 	pid = as_user(NOBODY, NOBODY);
 	if (!pid)
-		_exit(code(destroy("kst-user")));
+		_exit(code(shmring_inst_destroy("kst-user")));
 	EXPECT_EQ(EPERM, child_status(pid));
-	EXPECT_EQ(0, destroy("kst-user"));
+	EXPECT_EQ(0, shmring_inst_destroy("kst-user"));
 }
 
 /* user_instances and user_bytes, per user; destroyed but mapped counts. */
@@ -879,34 +795,34 @@ TEST_F(inst, limits)
 		int fd;
 		void *p;
 
-		if (create("kst-user", self->page, 0600))
+		if (shmring_inst_create("kst-user", self->page, 0600))
 			_exit(1);
-		if (create("kst-user2", 2 * self->page, 0600))
+		if (shmring_inst_create("kst-user2", 2 * self->page, 0600))
 			_exit(2);
 		/* Third instance: ENOSPC, whatever the size. */
-		if (create("kst-user3", 1, 0600) != -ENOSPC)
+		if (shmring_inst_create("kst-user3", 1, 0600) != -ENOSPC)
 			_exit(3);
-		if (destroy("kst-user2"))
+		if (shmring_inst_destroy("kst-user2"))
 			_exit(4);
 		/* Bytes: 1 page used, 3 left. */
-		if (create("kst-user2", 4 * self->page, 0600) != -ENOSPC)
+		if (shmring_inst_create("kst-user2", 4 * self->page, 0600) != -ENOSPC)
 			_exit(5);
-		if (create("kst-user2", 3 * self->page, 0600))
+		if (shmring_inst_create("kst-user2", 3 * self->page, 0600))
 			_exit(6);
 		/* A destroyed instance counts until its last user goes. */
-		fd = inst_open("kst-user2", O_RDWR);
+		fd = shmring_inst_open("kst-user2", O_RDWR);
 		if (fd < 0)
 			_exit(7);
 		p = mmap(NULL, 3 * self->page, PROT_READ, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
 			_exit(8);
 		close(fd);
-		if (destroy("kst-user2"))
+		if (shmring_inst_destroy("kst-user2"))
 			_exit(9);
-		if (create("kst-user3", self->page, 0600) != -ENOSPC)
+		if (shmring_inst_create("kst-user3", self->page, 0600) != -ENOSPC)
 			_exit(10);
 		munmap(p, 3 * self->page);
-		if (create("kst-user3", self->page, 0600))
+		if (shmring_inst_create("kst-user3", self->page, 0600))
 			_exit(11);
 		_exit(0);
 	}
@@ -915,12 +831,12 @@ TEST_F(inst, limits)
 	/* Another user has limits of its own. */
 	pid = as_user(NOBODY, NOBODY);
 	if (!pid)
-		_exit(code(create("kst-d", self->page, 0600)));
+		_exit(code(shmring_inst_create("kst-d", self->page, 0600)));
 	EXPECT_EQ(0, child_status(pid));
 	/* Root is not limited. */
-	EXPECT_EQ(0, create("kst-a", self->page, 0600));
-	EXPECT_EQ(0, create("kst-b", self->page, 0600));
-	EXPECT_EQ(0, create("kst-c", 8 * self->page, 0600));
+	EXPECT_EQ(0, shmring_inst_create("kst-a", self->page, 0600));
+	EXPECT_EQ(0, shmring_inst_create("kst-b", self->page, 0600));
+	EXPECT_EQ(0, shmring_inst_create("kst-c", 8 * self->page, 0600));
 }
 
 /* Destroy while mapped: the mapping and open fds keep working. */
@@ -932,18 +848,18 @@ TEST_F(inst, destroy_while_mapped)
 	struct stat st;
 	int fd, fd2;
 
-	ASSERT_EQ(0, create("kst-mapped", size, 0600));
-	fd = inst_open("kst-mapped", O_RDWR);
+	ASSERT_EQ(0, shmring_inst_create("kst-mapped", size, 0600));
+	fd = shmring_inst_open("kst-mapped", O_RDWR);
 	ASSERT_LE(0, fd);
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
 	map[0] = 0xfeedf00d;
 	map[size / 4 - 1] = 7;
 
-	ASSERT_EQ(0, destroy("kst-mapped"));
+	ASSERT_EQ(0, shmring_inst_destroy("kst-mapped"));
 	/* The name and node are gone at once. */
-	EXPECT_EQ(-ENOENT, inst_stat("kst-mapped", &st));
-	EXPECT_EQ(-1, inst_open("kst-mapped", O_RDWR));
+	EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-mapped", &st));
+	EXPECT_EQ(-1, shmring_inst_open("kst-mapped", O_RDWR));
 	/* Reopening through the old inode fails too. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	fd2 = open(path, O_RDWR | O_CLOEXEC);
@@ -961,8 +877,8 @@ TEST_F(inst, destroy_while_mapped)
 		EXPECT_EQ(7, v);
 	}
 	/* The name can be taken again: by a new, zeroed buffer. */
-	ASSERT_EQ(0, create("kst-mapped", self->page, 0600));
-	fd2 = inst_open("kst-mapped", O_RDWR);
+	ASSERT_EQ(0, shmring_inst_create("kst-mapped", self->page, 0600));
+	fd2 = shmring_inst_open("kst-mapped", O_RDWR);
 	ASSERT_LE(0, fd2);
 	{
 		uint32_t v = 1;
@@ -998,17 +914,17 @@ TEST_F(inst, stale_node_after_reuse)
 	if (!pid) {
 		close(go[1]);
 		close(done[0]);
-		if (create("kst-user", self->page, 0600))
+		if (shmring_inst_create("kst-user", self->page, 0600))
 			_exit(1);
-		pfd = open(INST_DIR "kst-user", O_PATH | O_CLOEXEC);
+		pfd = open(SHMRING_INST_DIR "kst-user", O_PATH | O_CLOEXEC);
 		if (pfd < 0 || fstat(pfd, &old))
 			_exit(2);
-		if (destroy("kst-user"))
+		if (shmring_inst_destroy("kst-user"))
 			_exit(3);
 		if (write(done[1], "d", 1) != 1 || read(go[0], &c, 1) != 1)
 			_exit(4);
 		/* Root's 0600 instance now; say whether it took the number. */
-		if (!stat(INST_DIR "kst-b", &now) && now.st_rdev != old.st_rdev)
+		if (!stat(SHMRING_INST_DIR "kst-b", &now) && now.st_rdev != old.st_rdev)
 			_exit(10);
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
 		fd = open(path, O_RDWR | O_CLOEXEC);
@@ -1022,8 +938,8 @@ TEST_F(inst, stale_node_after_reuse)
 	close(go[0]);
 	close(done[1]);
 	ASSERT_EQ(1, read(done[0], &c, 1));
-	ASSERT_EQ(0, create("kst-b", self->page, 0600));
-	ASSERT_EQ(0, inst_stat("kst-b", &now));
+	ASSERT_EQ(0, shmring_inst_create("kst-b", self->page, 0600));
+	ASSERT_EQ(0, shmring_inst_stat("kst-b", &now));
 	ASSERT_EQ(1, write(go[1], "g", 1));
 	ret = child_status(pid);
 	if (ret == 10)
@@ -1032,16 +948,16 @@ TEST_F(inst, stale_node_after_reuse)
 		EXPECT_EQ(0, ret);
 	close(go[1]);
 	close(done[0]);
-	ASSERT_EQ(0, destroy("kst-b"));
+	ASSERT_EQ(0, shmring_inst_destroy("kst-b"));
 
 	/* Root: the same, past the mode. */
-	ASSERT_EQ(0, create("kst-a", self->page, 0600));
-	pfd = open(INST_DIR "kst-a", O_PATH | O_CLOEXEC);
+	ASSERT_EQ(0, shmring_inst_create("kst-a", self->page, 0600));
+	pfd = open(SHMRING_INST_DIR "kst-a", O_PATH | O_CLOEXEC);
 	ASSERT_LE(0, pfd);
 	ASSERT_EQ(0, fstat(pfd, &old));
-	ASSERT_EQ(0, destroy("kst-a"));
-	ASSERT_EQ(0, create("kst-b", self->page, 0600));
-	ASSERT_EQ(0, inst_stat("kst-b", &now));
+	ASSERT_EQ(0, shmring_inst_destroy("kst-a"));
+	ASSERT_EQ(0, shmring_inst_create("kst-b", self->page, 0600));
+	ASSERT_EQ(0, shmring_inst_stat("kst-b", &now));
 	if (now.st_rdev != old.st_rdev)
 		TH_LOG("kst-b did not get the freed number: reuse not exercised");
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
@@ -1076,10 +992,10 @@ TEST_F(inst, wait_wake_per_instance)
 	uint32_t *map;
 	int64_t id;
 
-	ASSERT_EQ(0, create("kst-a", self->page, 0600));
-	ASSERT_EQ(0, create("kst-b", self->page, 0600));
-	fa = inst_open("kst-a", O_RDWR);
-	fb = inst_open("kst-b", O_RDWR);
+	ASSERT_EQ(0, shmring_inst_create("kst-a", self->page, 0600));
+	ASSERT_EQ(0, shmring_inst_create("kst-b", self->page, 0600));
+	fa = shmring_inst_open("kst-a", O_RDWR);
+	fb = shmring_inst_open("kst-b", O_RDWR);
 	ASSERT_LE(0, fa);
 	ASSERT_LE(0, fb);
 	w.fd = fa;
@@ -1107,7 +1023,7 @@ TEST_F(inst, wait_wake_per_instance)
 	EXPECT_EQ(1, shmring_watch_read(wfd));
 
 	/* A release action on an open of b stores into b, and wakes b's. */
-	fd = inst_open("kst-b", O_RDWR);
+	fd = shmring_inst_open("kst-b", O_RDWR);
 	ASSERT_LE(0, fd);
 	id = shmring_release_add(fd, 0, SHMRING_RELEASE_STORE, 42);
 	ASSERT_LT(0, id);
@@ -1123,7 +1039,7 @@ TEST_F(inst, wait_wake_per_instance)
 	munmap(map, self->page);
 	/* A watch fd outlives DESTROY, as its open file does. */
 	close(fb);
-	EXPECT_EQ(0, destroy("kst-b"));
+	EXPECT_EQ(0, shmring_inst_destroy("kst-b"));
 	EXPECT_EQ(-EAGAIN, shmring_watch_read(wfd));
 	close(wfd);
 	close(fa);
@@ -1140,13 +1056,13 @@ static int churn_step(uint32_t *seed, size_t page)
 	name[4] = 'a' + xorshift(seed) % 4;
 	switch (xorshift(seed) % 4) {
 	case 0:
-		ret = create(name, (1 + xorshift(seed) % 16) * page, 0600);
+		ret = shmring_inst_create(name, (1 + xorshift(seed) % 16) * page, 0600);
 		return ret && ret != -EEXIST ? 1 : 0;
 	case 1:
-		ret = destroy(name);
+		ret = shmring_inst_destroy(name);
 		return ret && ret != -ENOENT ? 2 : 0;
 	}
-	fd = inst_open(name, O_RDWR);
+	fd = shmring_inst_open(name, O_RDWR);
 	if (fd < 0)	/* gone, going, or its number not yet reused */
 		return errno == ENOENT || errno == ENODEV || errno == ENXIO ?
 		       0 : 3;
@@ -1163,7 +1079,7 @@ static int churn_step(uint32_t *seed, size_t page)
 	if (ret != -EAGAIN && ret != -ETIMEDOUT)
 		return 7;
 	if (xorshift(seed) % 4 == 0) {
-		ret = destroy(name);	/* this one, or a newer one */
+		ret = shmring_inst_destroy(name);	/* this one, or a newer one */
 		if (ret && ret != -ENOENT)
 			return 8;
 	}
@@ -1208,7 +1124,7 @@ TEST_F_TIMEOUT(inst, churn, 120)
 		char name[8] = "kst-a";
 
 		name[4] = 'a' + i;
-		destroy(name);
+		shmring_inst_destroy(name);
 	}
 	d = opendir("/sys/class/shmring");
 	ASSERT_NE(NULL, d);
@@ -1251,12 +1167,12 @@ TEST_F(inst, memcg)
 
 	/* memory.max below the size: ENOMEM now, not SIGBUS later. */
 	ASSERT_EQ(0, write_file(CGROUP_TEST "/memory.max", "8M"));
-	EXPECT_EQ(-ENOMEM, create("kst-cg", size, 0600));
-	EXPECT_EQ(-ENOENT, inst_stat("kst-cg", &(struct stat){}));
+	EXPECT_EQ(-ENOMEM, shmring_inst_create("kst-cg", size, 0600));
+	EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-cg", &(struct stat){}));
 	ASSERT_EQ(0, write_file(CGROUP_TEST "/memory.max", "max"));
 
 	before = read_num(CGROUP_TEST "/memory.current");
-	ASSERT_EQ(0, create("kst-cg", size, 0600));
+	ASSERT_EQ(0, shmring_inst_create("kst-cg", size, 0600));
 	created = read_num(CGROUP_TEST "/memory.current");
 	EXPECT_STREQ("/" CGROUP_NAME, read_line("/sys/class/shmring/kst-cg/memcg",
 						line, sizeof(line)));
@@ -1265,12 +1181,12 @@ TEST_F(inst, memcg)
 	EXPECT_LE(before + (long long)size, created);
 	EXPECT_GE(before + (long long)size + (4 << 20), created);
 
-	fd = inst_open("kst-cg", O_RDWR);
+	fd = shmring_inst_open("kst-cg", O_RDWR);
 	ASSERT_LE(0, fd);
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
 	close(fd);
-	ASSERT_EQ(0, destroy("kst-cg"));
+	ASSERT_EQ(0, shmring_inst_destroy("kst-cg"));
 	destroyed = read_num(CGROUP_TEST "/memory.current");
 	/* Mapped: nothing freed yet. */
 	EXPECT_LE(before + (long long)size, destroyed);
@@ -1306,34 +1222,34 @@ TEST(rmmod_with_instances)
 		ASSERT_EQ(0, unload_module_retry());
 	ASSERT_EQ(0, load_module(ko_fd, ""));
 
-	ASSERT_EQ(0, create("kst-a", 4096, 0600));
-	ASSERT_EQ(0, create("kst-b", 4096, 0600));
+	ASSERT_EQ(0, shmring_inst_create("kst-a", 4096, 0600));
+	ASSERT_EQ(0, shmring_inst_create("kst-b", 4096, 0600));
 	/* An open file: EBUSY (EWOULDBLOCK with O_NONBLOCK). */
-	fd = inst_open("kst-a", O_RDWR);
+	fd = shmring_inst_open("kst-a", O_RDWR);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EWOULDBLOCK, unload_module());
 	/* A mapping alone, of a destroyed instance: still busy. */
 	map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
 	close(fd);
-	EXPECT_EQ(0, destroy("kst-a"));
+	EXPECT_EQ(0, shmring_inst_destroy("kst-a"));
 	EXPECT_EQ(-EWOULDBLOCK, unload_module());
 	munmap(map, 4096);
 	/* An open control device: busy too. */
-	fd = ctl_open();
+	fd = shmring_ctl_open();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EWOULDBLOCK, unload_module());
 	close(fd);
 	/* Instances alive but unused: the unload destroys them. */
 	EXPECT_EQ(0, unload_module_retry());
-	EXPECT_EQ(-ENOENT, inst_stat("kst-b", &st));
+	EXPECT_EQ(-ENOENT, shmring_inst_stat("kst-b", &st));
 	EXPECT_NE(0, access("/sys/class/shmring", F_OK));
-	EXPECT_NE(0, access(CONTROL_DEV, F_OK));
+	EXPECT_NE(0, access(SHMRING_CONTROL_DEV, F_OK));
 
 	/* instances= makes them at load, with their owner and mode. */
 	ASSERT_EQ(0, load_module(ko_fd,
 				 "instances=kst-a:64K:0640:1000:999,kst-b:1"));
-	ASSERT_EQ(0, inst_stat("kst-a", &st));
+	ASSERT_EQ(0, shmring_inst_stat("kst-a", &st));
 	EXPECT_EQ(0640, st.st_mode & 07777);
 	EXPECT_EQ(USER_UID, st.st_uid);
 	EXPECT_EQ(USER_GID, st.st_gid);
@@ -1341,11 +1257,11 @@ TEST(rmmod_with_instances)
 	EXPECT_EQ(-1, read_num("/sys/class/shmring/kst-a/creator"));
 	EXPECT_STREQ("-", read_line("/sys/class/shmring/kst-a/memcg", line,
 				    sizeof(line)));
-	ASSERT_EQ(0, inst_stat("kst-b", &st));
+	ASSERT_EQ(0, shmring_inst_stat("kst-b", &st));
 	EXPECT_EQ(0600, st.st_mode & 07777);
 	EXPECT_EQ(0, st.st_uid);
 	EXPECT_EQ(4096, read_num("/sys/class/shmring/kst-b/size"));
-	EXPECT_EQ(-EEXIST, create("kst-a", 4096, 0600));
+	EXPECT_EQ(-EEXIST, shmring_inst_create("kst-a", 4096, 0600));
 	ASSERT_EQ(0, unload_module_retry());
 
 	/* A bad entry fails the load, and leaves nothing behind. */

@@ -39,6 +39,24 @@
  * It runs only when named (-t events_churn): shmring_stress_ng.sh runs it
  * for as long as stress-ng's device stressor, on the same device, and
  * unloads the module itself afterwards. A plain run leaves it out.
+ *
+ * instances runs all of the above, as many processes of each role again,
+ * on each of NR_INSTANCES instances it creates (/dev/shmrings/tort-*), at
+ * the same time as on the default device; each process works on one
+ * buffer and checks what it sees against that buffer alone. Beside them:
+ *  - lifecycles take an instance name through create, destroy while in
+ *    use and create again: a WAIT asleep across DESTROY, woken through a
+ *    file of the destroyed instance, its watch fd and its release actions
+ *    still working, on pages the new instance of the name never shows
+ *    (see "Lifecycles" below);
+ *  - the isolator WAKEs a word of one buffer while a waiter sleeps on the
+ *    same offset of every buffer, and counts: WAKE's results and the
+ *    waiters' WAITs that returned 0 must agree, buffer by buffer.
+ * Afterwards, besides the checks of a plain run on every buffer: each
+ * watch budget is whole, only the test's own file of each instance is
+ * left (sysfs "users"), every instance of the case is destroyed and
+ * /sys/class/shmring names none, the test holds the fds it held before,
+ * and the module unloads and reloads. A plain run includes it.
  */
 #define _GNU_SOURCE
 #include <assert.h>
@@ -53,6 +71,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -74,8 +93,23 @@
 #define NR_CHURNERS		1
 #define NR_WATCHERS		2
 #define NR_RELEASERS		2
-#define NR_SLOTS		(NR_MAPPERS + NR_WAITERS + NR_WAKERS + NR_CHURNERS + \
+/* The processes that work on one buffer. */
+#define NR_BUF_SLOTS		(NR_MAPPERS + NR_WAITERS + NR_WAKERS + NR_CHURNERS + \
 				 NR_WATCHERS + NR_RELEASERS)
+/*
+ * The buffers of a run: the default device first, then any instances a
+ * case makes, each with NR_BUF_SLOTS processes that only ever open it.
+ */
+#define MAX_BUFS		3
+/*
+ * The instances case's own processes, beside those of its buffers: each
+ * lifecycle takes an instance name through its lives, and the isolator
+ * WAKEs each buffer with waiters on the same words of all of them.
+ */
+#define NR_LIFECYCLES		2
+#define NR_ISOLATORS		1
+#define NR_SLOTS		(MAX_BUFS * NR_BUF_SLOTS + NR_LIFECYCLES + \
+				 NR_ISOLATORS)
 #define WAITER_THREADS		2
 #define MAX_ASLEEP		(NR_WAITERS * WAITER_THREADS)
 
@@ -96,6 +130,39 @@
 static_assert(WORD_PAGES + NR_RELEASERS <= MAPPER_FIRST,
 	      "the releasers' pages overlap the mappers'");
 
+/*
+ * The isolator's words: NR_ISO_WORDS of them in page ISO_PAGE of every
+ * buffer, which nothing else touches, and which nobody ever writes.
+ */
+#define ISO_PAGE		(WORD_PAGES + NR_RELEASERS)
+#define NR_ISO_WORDS		2
+#define ISO_WORD_STEP		64
+static_assert(ISO_PAGE < MAPPER_FIRST, "the isolator's page is a mapper's");
+/* The longest WAIT of an isolator's waiter. */
+#define ISO_WAIT_NS		(50 * NSEC_PER_MSEC)
+
+/*
+ * The instances case's names, all with INST_PREFIX: the instances it
+ * tortures as buffers 1 and up, and those its lifecycles create, destroy
+ * and create again.
+ */
+#define INST_PREFIX		"tort-"
+#define NR_INSTANCES		(MAX_BUFS - 1)
+static const char * const inst_names[NR_INSTANCES] = {
+	INST_PREFIX "0", INST_PREFIX "1",
+};
+
+static const char * const life_names[NR_LIFECYCLES] = {
+	INST_PREFIX "life0", INST_PREFIX "life1",
+};
+
+/* A life's instances are 1 to LIFE_MAX_PAGES pages; WAIT takes them all. */
+#define LIFE_MAX_PAGES		16
+#define LIFE_MAX_WAITERS	3
+
+/* The supervisor's SCHED_FIFO priority in the instances case. */
+#define SUPERVISOR_PRIO		1
+
 /* The longest finite WAIT a waiter asks for. */
 #define MAX_WAIT_NS		(20 * NSEC_PER_MSEC)
 /*
@@ -107,33 +174,40 @@ static_assert(WORD_PAGES + NR_RELEASERS <= MAPPER_FIRST,
 #define STOP_NS			(30 * NSEC_PER_SEC)
 #define D_STATE_NS		(10 * NSEC_PER_SEC)
 
-enum role { MAPPER, WAITER, WAKER, CHURNER, WATCHER, RELEASER, NR_ROLES };
+enum role {
+	/* Each buffer's own processes. */
+	MAPPER, WAITER, WAKER, CHURNER, WATCHER, RELEASER, NR_BUF_ROLES,
+	/* The instances case's. */
+	LIFECYCLE = NR_BUF_ROLES, ISOLATOR, NR_ROLES
+};
 
-#define ALL_ROLES		((1U << NR_ROLES) - 1)
+/* Every role of a buffer. */
+#define ALL_ROLES		((1U << NR_BUF_ROLES) - 1)
+#define INSTANCE_ROLES		(1U << LIFECYCLE | 1U << ISOLATOR)
 /* events_churn: WAIT and WAKE on the words that watch fds and actions use. */
 #define EVENT_ROLES		(1U << WAITER | 1U << WAKER | 1U << WATCHER | \
 				 1U << RELEASER)
 
 static const char * const role_names[] = {
 	"mapper", "waiter", "waker", "churner", "watcher", "releaser",
+	"lifecycle", "isolator",
 };
 
-/* How many slots of each role, in the order of enum role. */
-static const int role_slots[] = {
+/* How many slots of each role of a buffer, in the order of enum role. */
+static const int role_slots[NR_BUF_ROLES] = {
 	NR_MAPPERS, NR_WAITERS, NR_WAKERS, NR_CHURNERS, NR_WATCHERS,
 	NR_RELEASERS,
 };
 
 enum { R_WOKEN, R_EAGAIN, R_TIMEDOUT, R_EINTR, NR_RESULTS };
 
-/* Shared by every process of the run. */
+struct ctl;
+
+/* Shared by the processes of one buffer, and the test. */
 struct shared {
-	int stop;
-	int failed;
-	char msg[256];
+	struct ctl *ctl;	/* the run's */
+	char path[48];		/* the buffer's node, the one they open */
 	uint64_t size, page;
-	/* Odd from a SIGSTOP to STOP_SETTLE_NS after its SIGCONT. */
-	uint32_t stops[NR_SLOTS];
 	/* The tag each mapper page holds, and the one being written. */
 	uint32_t expect[NR_MAPPERS][MAPPER_PAGES];
 	uint32_t pending[NR_MAPPERS][MAPPER_PAGES];
@@ -145,22 +219,44 @@ struct shared {
 	unsigned long releases, release_kills;
 };
 
+/* Shared by every process of the run. */
+struct ctl {
+	int stop;
+	int failed;
+	char msg[256];
+	/* Odd from a SIGSTOP to STOP_SETTLE_NS after its SIGCONT, per slot. */
+	uint32_t stops[NR_SLOTS];
+	struct shared bufs[MAX_BUFS];
+	/* Lives of instance names gone through; their waiters woken. */
+	unsigned long lives, life_woken;
+	/*
+	 * The isolator's: waiters of buffer b on word w that its WAKEs of
+	 * that word of that buffer said they woke, and WAITs of those
+	 * waiters that returned 0, woken.
+	 */
+	unsigned long iso_wakes[MAX_BUFS][NR_ISO_WORDS];
+	unsigned long iso_woken[MAX_BUFS][NR_ISO_WORDS];
+};
+
 struct slot {
 	enum role role;
-	int idx;		/* within its role */
+	int idx;		/* within its role and buffer */
+	int buf;		/* the buffer it works on */
 	pid_t pid;
 	bool killed;		/* SIGKILL sent: that is how it may end */
 	unsigned long gen;	/* respawns */
 };
 
 struct run {
-	struct shared *sh;
+	struct ctl *ctl;
+	int nr_bufs;		/* buffers in use, the first of ctl->bufs */
 	unsigned int roles;	/* 1 << role for each role that runs */
+	int nr_slots;		/* slots in use, the first of @slots */
 	struct slot slots[NR_SLOTS];
 	uint64_t words[NR_WORDS];
 	int64_t stopped_at[NR_SLOTS];
 	uint32_t seed;
-	unsigned long sigs[4], kills, respawns, exits;
+	unsigned long sigs[4], kills, life_kills, respawns, exits;
 };
 
 /* Handler runs per thread, to tell which signal interrupted which WAIT. */
@@ -183,22 +279,57 @@ static int handled(int *counter)
 	return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
 }
 
-/* Records the first failure of the run; the caller then exits or stops. */
+/*
+ * Records the first failure of the run, after @who (a buffer's node, or
+ * NULL), and stops the run; the caller then exits or stops.
+ */
+static __printf(3, 0) void vfail(struct ctl *ctl, const char *who,
+				 const char *fmt, va_list ap)
+{
+	int n = 0;
+
+	if (__atomic_exchange_n(&ctl->failed, 1, __ATOMIC_SEQ_CST))
+		return;
+	if (who)
+		n = snprintf(ctl->msg, sizeof(ctl->msg), "%s: ", who);
+	vsnprintf(ctl->msg + n, sizeof(ctl->msg) - n, fmt, ap);
+	__atomic_store_n(&ctl->stop, 1, __ATOMIC_SEQ_CST);
+}
+
+/* A failure of the run as a whole. */
+static __printf(2, 3) void ctl_fail(struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(ctl, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* A failure on the buffer of @sh. */
 static __printf(2, 3) void fail(struct shared *sh, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (__atomic_exchange_n(&sh->failed, 1, __ATOMIC_SEQ_CST))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(sh->msg, sizeof(sh->msg), fmt, ap);
+	vfail(sh->ctl, sh->path, fmt, ap);
 	va_end(ap);
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool ctl_stopping(struct ctl *ctl)
+{
+	return __atomic_load_n(&ctl->stop, __ATOMIC_SEQ_CST);
 }
 
 static bool stopping(struct shared *sh)
 {
-	return __atomic_load_n(&sh->stop, __ATOMIC_SEQ_CST);
+	return ctl_stopping(sh->ctl);
+}
+
+/* A child's open of its buffer, close-on-exec. */
+static int dev_open(struct shared *sh, int flags)
+{
+	return open(sh->path, flags | O_CLOEXEC);
 }
 
 static void count(unsigned long *c, unsigned long n)
@@ -211,7 +342,7 @@ static uint8_t *map_words(struct shared *sh, int *fd)
 {
 	uint8_t *p;
 
-	*fd = shmring_open(O_RDWR);
+	*fd = dev_open(sh, O_RDWR);
 	if (*fd < 0) {
 		fail(sh, "open: %s", strerror(errno));
 		_exit(1);
@@ -298,7 +429,7 @@ static void mapper_once(struct shared *sh, int m, uint32_t *seed,
 	int fd;
 
 	first = xorshift(seed) % (MAPPER_PAGES - n + 1);
-	fd = shmring_open(O_RDWR);
+	fd = dev_open(sh, O_RDWR);
 	if (fd < 0) {
 		fail(sh, "mapper %d: open: %s", m, strerror(errno));
 		_exit(1);
@@ -446,7 +577,7 @@ static bool waiter_once(struct waiter_ctx *w)
 
 	usr1 = handled(&tls_usr1);
 	usr2 = handled(&tls_usr2);
-	stops = __atomic_load_n(&sh->stops[w->slot], __ATOMIC_SEQ_CST);
+	stops = __atomic_load_n(&sh->ctl->stops[w->slot], __ATOMIC_SEQ_CST);
 	t0 = now_ns();
 	ret = shmring_wait(w->fd, off, val, flags, to);
 
@@ -461,13 +592,13 @@ static bool waiter_once(struct waiter_ctx *w)
 		break;
 	case -EINTR:
 		stopped = stops % 2 ||
-			  __atomic_load_n(&sh->stops[w->slot], __ATOMIC_SEQ_CST) != stops;
+			  __atomic_load_n(&sh->ctl->stops[w->slot], __ATOMIC_SEQ_CST) != stops;
 		if (handled(&tls_usr1) != usr1 ||
 		    (relative && (handled(&tls_usr2) != usr2 || stopped)))
 			break;
 		fail(sh, "waiter: EINTR with no signal that explains it (flags %#x timeout %lld, after %lld ns, stops %u to %u)",
 		     flags, (long long)to, (long long)(now_ns() - t0), stops,
-		     __atomic_load_n(&sh->stops[w->slot], __ATOMIC_SEQ_CST));
+		     __atomic_load_n(&sh->ctl->stops[w->slot], __ATOMIC_SEQ_CST));
 		break;
 	default:
 		fail(sh, "waiter: WAIT(%#llx, flags %#x, timeout %lld) = %d",
@@ -475,7 +606,7 @@ static bool waiter_once(struct waiter_ctx *w)
 		break;
 	}
 	count(&sh->waits[result_index(ret)], 1);
-	return !sh->failed;
+	return !sh->ctl->failed;
 }
 
 static void *waiter_thread(void *arg)
@@ -569,7 +700,7 @@ static void churner_main(struct shared *sh, uint32_t seed)
 
 	while (!stopping(sh)) {
 		r = xorshift(&seed);
-		fd = shmring_open(r % 2 ? O_RDWR : O_RDONLY);
+		fd = dev_open(sh, r % 2 ? O_RDWR : O_RDONLY);
 		if (fd < 0 || shmring_get_info(fd, &info)) {
 			fail(sh, "churner: open or INFO: %s", strerror(errno));
 			_exit(1);
@@ -578,10 +709,11 @@ static void churner_main(struct shared *sh, uint32_t seed)
 		 * INFO sums per-bucket counts without the locks, bucket by
 		 * bucket: a waiter that moves on to another word during the
 		 * sum may be counted once in each bucket it passes through,
-		 * and the waiters only use NR_WORDS words.
+		 * and the waiters only use NR_WORDS words; the isolator has
+		 * one more on each of its words.
 		 */
 		if (info.size != sh->size ||
-		    info.nr_waiters > MAX_ASLEEP * NR_WORDS) {
+		    info.nr_waiters > MAX_ASLEEP * NR_WORDS + NR_ISO_WORDS) {
 			fail(sh, "churner: INFO size %llu nr_waiters %u",
 			     (unsigned long long)info.size, info.nr_waiters);
 			_exit(1);
@@ -957,7 +1089,7 @@ static void watcher_main(struct shared *sh, const uint64_t *words,
 	unsigned long i, life = 10 + xorshift(&seed) % 100;
 	int nfds;
 
-	w.fd = shmring_open(O_RDWR);
+	w.fd = dev_open(sh, O_RDWR);
 	if (w.fd < 0) {
 		fail(sh, "watcher: open: %s", strerror(errno));
 		_exit(1);
@@ -999,7 +1131,7 @@ static uint64_t tally_off(struct releaser *r, int t)
 
 static int rel_open(struct releaser *r, int mode)
 {
-	int fd = shmring_open(mode);
+	int fd = dev_open(r->sh, mode);
 
 	if (fd < 0) {
 		fail(r->sh, "releaser: open: %s", strerror(errno));
@@ -1389,11 +1521,498 @@ static void releaser_main(struct shared *sh, const uint64_t *words, int idx,
 	_exit(0);
 }
 
+/*
+ * Lifecycles: one instance name through create, destroy while in use, and
+ * create again, a life per life_round(). The instance is the process's
+ * own, so every count is exact:
+ *  1. CREATE; open, map: all zeros.
+ *  2. A second open holds release actions, STORE, ADD and OR, each on a
+ *     word of its own; a watch fd watches the waiters' word and the
+ *     STORE's.
+ *  3. One to LIFE_MAX_WAITERS threads WAIT on their word: INFO counts
+ *     them all queued.
+ *  4. DESTROY while they sleep, mapped, watched, with the actions
+ *     pending: the node, the name and the sysfs entry go at once (stat
+ *     and open ENOENT); the waiters sleep on, the fd and the mapping are
+ *     still the same bytes, no action has run. Now and then one more
+ *     action comes after DESTROY, or the process exits right there.
+ *  5. A store and a WAKE through an open file of the destroyed instance
+ *     wake exactly the waiters; the watch fd reads 1.
+ *  6. The last close of the actions' file runs them on the destroyed
+ *     instance's pages, as the mapping shows; the watch fd reads 1 (the
+ *     STORE's WAKE of its word), then nothing.
+ *  7. CREATE the name again, at a size of its own: all zeros. A store of
+ *     every byte of it shows nowhere in the old pages, which hold what
+ *     they held. Waiters on the same offset of each: a WAKE of the new
+ *     one wakes its own and not the old one's, nor the old watch fd; a
+ *     WAKE of the old one wakes the old one's.
+ *  8. Everything closed and unmapped, in a random order, and the name
+ *     destroyed: the process holds the fds it held before, and no
+ *     mapping of the name.
+ * Harassment brings SIGKILL, as to every process but the waiters, at any
+ * of these steps; the successor destroys what its predecessor left.
+ */
+
+enum { L_WAIT, L_STORE, L_ADD, L_OR, L_RW, L_WORDS };
+
+struct life {
+	struct ctl *ctl;
+	const char *name;
+	size_t page;
+	uint32_t seed;
+};
+
+struct life_waiter {
+	int fd;
+	uint64_t off;
+	uint32_t val;
+	int ret;
+	int done;
+	pthread_t tid;
+};
+
+/* Records a failure of the life, after its name, and ends the process. */
+static __printf(2, 3) __noreturn void life_fail(struct life *l,
+						const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(l->ctl, l->name, fmt, ap);
+	va_end(ap);
+	_exit(1);
+}
+
+static int life_open(struct life *l)
+{
+	int fd = shmring_inst_open(l->name, O_RDWR);
+
+	if (fd < 0)
+		life_fail(l, "open: %s", strerror(errno));
+	return fd;
+}
+
+/* An instance of @size bytes through @fd, mapped; INFO agrees. */
+static uint32_t *life_map(struct life *l, int fd, size_t size)
+{
+	struct shmring_info info;
+	uint32_t *p;
+	int ret;
+
+	ret = shmring_get_info(fd, &info);
+	if (ret || info.size != size || info.nr_waiters)
+		life_fail(l, "INFO %d: size %llu, not %zu; nr_waiters %u", ret,
+			  (unsigned long long)info.size, size, info.nr_waiters);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		life_fail(l, "mmap of %zu bytes: %s", size, strerror(errno));
+	return p;
+}
+
+/* Every word of @p holds 0, but those at @off (byte offsets) @want. */
+static void life_holds(struct life *l, const uint32_t *p, size_t size,
+		       const uint64_t *off, const uint32_t *want,
+		       const char *what)
+{
+	size_t i, k;
+	uint32_t v;
+
+	for (i = 0; i < size / 4; i++) {
+		v = 0;
+		for (k = 0; k < L_WORDS; k++)
+			if (off && off[k] == 4 * i)
+				v = want[k];
+		if (__atomic_load_n(&p[i], __ATOMIC_SEQ_CST) != v)
+			life_fail(l, "%s: word %#zx holds %#x, not %#x", what,
+				  4 * i, p[i], v);
+	}
+}
+
+static void life_action(struct life *l, int fd, uint64_t off, uint32_t op,
+			uint32_t value)
+{
+	int64_t id = shmring_release_add(fd, off, op, value);
+
+	if (id <= 0)
+		life_fail(l, "RELEASE_ADD(%#llx, %u, %#x) = %lld",
+			  (unsigned long long)off, op, value, (long long)id);
+}
+
+static void *life_wait_thread(void *arg)
+{
+	struct life_waiter *w = arg;
+
+	/* Absolute: the deadline bounds the test, should a WAKE be lost. */
+	w->ret = shmring_wait(w->fd, w->off, w->val, SHMRING_WAIT_ABSTIME,
+			      now_ns() + POLL_NS);
+	__atomic_store_n(&w->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void life_wait_start(struct life *l, struct life_waiter *w, int fd,
+			    uint64_t off, uint32_t val)
+{
+	*w = (struct life_waiter){ .fd = fd, .off = off, .val = val };
+	if (pthread_create(&w->tid, NULL, life_wait_thread, w))
+		life_fail(l, "pthread_create");
+}
+
+static bool life_wait_done(struct life_waiter *w)
+{
+	return __atomic_load_n(&w->done, __ATOMIC_SEQ_CST);
+}
+
+/* @w was woken: its WAIT returned 0. */
+static void life_wait_end(struct life *l, struct life_waiter *w,
+			  const char *what)
+{
+	pthread_join(w->tid, NULL);
+	if (w->ret)
+		life_fail(l, "%s: WAIT(%#llx) = %d, not woken", what,
+			  (unsigned long long)w->off, w->ret);
+	count(&l->ctl->life_woken, 1);
+}
+
+static void life_queued(struct life *l, int fd, int n, const char *what)
+{
+	int got = await_nr_waiters(fd, n);
+
+	if (got != n)
+		life_fail(l, "%s: INFO counts %d waiters, not %d", what, got, n);
+}
+
+/* The watch fd's count is @want (or -EAGAIN for nothing), then nothing. */
+static void life_watch(struct life *l, int wfd, int64_t want,
+		       const char *what)
+{
+	int64_t v = shmring_watch_read(wfd), v2 = shmring_watch_read(wfd);
+
+	if (v != want || v2 != -EAGAIN)
+		life_fail(l, "%s: the watch fd read %lld then %lld, not %lld",
+			  what, (long long)v, (long long)v2, (long long)want);
+}
+
+/* Whether this process maps the node of @name still: 1, 0, or -1. */
+static int life_mapped(const char *name)
+{
+	char line[512], path[64], *p;
+	size_t len;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), SHMRING_INST_DIR "%s", name);
+	len = strlen(path);
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -1;
+	/* "... /dev/shmrings/NAME (deleted)" once the node is gone. */
+	while (fgets(line, sizeof(line), f)) {
+		p = strchr(line, '/');
+		if (p && !strncmp(p, path, len) &&
+		    (p[len] == '\n' || p[len] == ' '))
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/* L_WORDS distinct words of @size bytes; L_WAIT's in the first page. */
+static void life_words(struct life *l, uint64_t *off, size_t size)
+{
+	size_t i, j;
+
+	for (i = 0; i < L_WORDS; i++) {
+		do {
+			off[i] = 4 * (xorshift(&l->seed) %
+				      ((i == L_WAIT ? l->page : size) / 4));
+			for (j = 0; j < i && off[j] != off[i]; j++)
+				;
+		} while (j < i);
+	}
+}
+
+static void life_round(struct life *l)
+{
+	const size_t page = l->page;
+	size_t size = (1 + xorshift(&l->seed) % LIFE_MAX_PAGES) * page;
+	size_t size2 = (1 + xorshift(&l->seed) % LIFE_MAX_PAGES) * page;
+	int n = 1 + xorshift(&l->seed) % LIFE_MAX_WAITERS, nfds = count_fds();
+	uint32_t seq = xorshift(&l->seed) | 1, add = 1 + seq % 1000;
+	struct life_waiter w[LIFE_MAX_WAITERS], old, new;
+	uint64_t off[L_WORDS], watched[2];
+	uint32_t want[L_WORDS] = { 0 };
+	int fd, rfd, wfd, fd2, ret, i;
+	uint32_t r = xorshift(&l->seed);
+	uint32_t *map, *map2;
+	char sysfs[96];
+	struct stat st;
+
+	/* 1. A new instance, all zeros. */
+	life_words(l, off, size);
+	ret = shmring_inst_create(l->name, size, 0600);
+	if (ret)
+		life_fail(l, "CREATE of %zu bytes: %s", size, strerror(-ret));
+	fd = life_open(l);
+	map = life_map(l, fd, size);
+	life_holds(l, map, size, NULL, NULL, "a new instance");
+
+	/* 2. Actions on an open of their own; a watch fd. */
+	rfd = life_open(l);
+	life_action(l, rfd, off[L_STORE], SHMRING_RELEASE_STORE, seq);
+	life_action(l, rfd, off[L_ADD], SHMRING_RELEASE_ADD, add);
+	life_action(l, rfd, off[L_OR], SHMRING_RELEASE_OR, 1U << (seq % 32));
+	watched[0] = off[L_WAIT];
+	watched[1] = off[L_STORE];
+	wfd = shmring_watch_new(fd, watched, 2, SHMRING_WATCH_NONBLOCK);
+	if (wfd < 0)
+		life_fail(l, "WATCH: %d", wfd);
+
+	/* 3. Waiters asleep. */
+	for (i = 0; i < n; i++)
+		life_wait_start(l, &w[i], fd, off[L_WAIT], 0);
+	life_queued(l, fd, n, "before DESTROY");
+
+	/* 4. DESTROY: the name goes, what is open stays. */
+	ret = shmring_inst_destroy(l->name);
+	if (ret)
+		life_fail(l, "DESTROY with waiters asleep: %s", strerror(-ret));
+	snprintf(sysfs, sizeof(sysfs), SHMRING_CLASS_DIR "%s", l->name);
+	ret = shmring_inst_stat(l->name, &st);
+	if (ret != -ENOENT)
+		life_fail(l, "stat of the node after DESTROY: %d", ret);
+	if (shmring_inst_open(l->name, O_RDWR) >= 0 || errno != ENOENT)
+		life_fail(l, "open after DESTROY: %s", strerror(errno));
+	if (!access(sysfs, F_OK) || errno != ENOENT)
+		life_fail(l, "%s after DESTROY: %s", sysfs, strerror(errno));
+	life_queued(l, fd, n, "after DESTROY");
+	for (i = 0; i < n; i++)
+		if (life_wait_done(&w[i]))
+			life_fail(l, "DESTROY ended a WAIT: %d", w[i].ret);
+	if (pwrite(fd, &seq, 4, off[L_RW]) != 4 || map[off[L_RW] / 4] != seq)
+		life_fail(l, "pwrite after DESTROY not seen in the mapping");
+	want[L_RW] = seq;
+	life_holds(l, map, size, off, want, "no action may have run yet");
+	want[L_STORE] = seq;
+	want[L_ADD] = add;
+	want[L_OR] = 1U << (seq % 32);
+	if (r % 2) {
+		life_action(l, rfd, off[L_ADD], SHMRING_RELEASE_ADD, add);
+		want[L_ADD] += add;
+	}
+	/* Exit with all of it in place: the exit must clean up. */
+	if (r % 16 == 1)
+		_exit(0);
+
+	/* 5. A WAKE through an open file of the destroyed instance. */
+	__atomic_store_n(&map[off[L_WAIT] / 4], 1, __ATOMIC_SEQ_CST);
+	want[L_WAIT] = 1;
+	ret = shmring_wake((r >> 4) % 2 ? fd : rfd, off[L_WAIT], UINT32_MAX);
+	if (ret != n)
+		life_fail(l, "WAKE after DESTROY woke %d of %d waiters", ret, n);
+	for (i = 0; i < n; i++)
+		life_wait_end(l, &w[i], "after DESTROY");
+	life_watch(l, wfd, 1, "a WAKE after DESTROY");
+
+	/* 6. The actions run on the destroyed instance's pages. */
+	close(rfd);
+	life_holds(l, map, size, off, want, "the actions' last close");
+	life_watch(l, wfd, 1, "the actions' last close");
+
+	/* 7. The name again: a new buffer, all zeros, apart from the old. */
+	ret = shmring_inst_create(l->name, size2, 0600);
+	if (ret)
+		life_fail(l, "CREATE again: %s", strerror(-ret));
+	fd2 = life_open(l);
+	map2 = life_map(l, fd2, size2);
+	life_holds(l, map2, size2, NULL, NULL, "the name created again");
+	memset(map2, 0xa5, size2);
+	life_holds(l, map, size, off, want, "the old pages, the new ones written");
+	/* The same offset of each; L_WAIT's is in the first page of both. */
+	life_wait_start(l, &old, fd, off[L_WAIT], 1);
+	life_wait_start(l, &new, fd2, off[L_WAIT], 0xa5a5a5a5);
+	life_queued(l, fd, 1, "the old instance's waiter");
+	life_queued(l, fd2, 1, "the new instance's waiter");
+	ret = shmring_wake(fd2, off[L_WAIT], UINT32_MAX);
+	if (ret != 1)
+		life_fail(l, "WAKE of the new instance woke %d, not its 1", ret);
+	life_wait_end(l, &new, "the new instance's WAKE");
+	if (life_wait_done(&old) || nr_waiters(fd) != 1)
+		life_fail(l, "the new instance's WAKE woke the old one's waiter: WAIT %d",
+			  old.ret);
+	life_watch(l, wfd, -EAGAIN, "the new instance's WAKE");
+	ret = shmring_wake(fd, off[L_WAIT], UINT32_MAX);
+	if (ret != 1)
+		life_fail(l, "WAKE of the old instance woke %d, not its 1", ret);
+	life_wait_end(l, &old, "the old instance's WAKE");
+	life_watch(l, wfd, 1, "the old instance's WAKE");
+
+	/* 8. The old one goes with the last of its fds and mapping. */
+	switch ((r >> 8) % 3) {
+	case 0:
+		close(wfd);
+		close(fd);
+		munmap(map, size);
+		break;
+	case 1:
+		munmap(map, size);
+		close(fd);
+		close(wfd);
+		break;
+	default:
+		close(fd);
+		munmap(map, size);
+		close(wfd);
+		break;
+	}
+	munmap(map2, size2);
+	close(fd2);
+	ret = shmring_inst_destroy(l->name);
+	if (ret)
+		life_fail(l, "DESTROY of the unused instance: %s", strerror(-ret));
+	if (count_fds() != nfds)
+		life_fail(l, "%d fds open after a life, %d before", count_fds(),
+			  nfds);
+	ret = life_mapped(l->name);
+	if (ret)
+		life_fail(l, "still maps the name after a life: %d", ret);
+	count(&l->ctl->lives, 1);
+}
+
+static void lifecycle_main(struct ctl *ctl, const char *name, uint32_t seed)
+{
+	struct life l = {
+		.ctl = ctl, .name = name, .page = ctl->bufs[0].page,
+		.seed = seed,
+	};
+	unsigned long i, life = 10 + xorshift(&seed) % 50;
+	int ret;
+
+	/* What a SIGKILLed predecessor left. */
+	ret = shmring_inst_destroy(name);
+	if (ret && ret != -ENOENT)
+		life_fail(&l, "DESTROY of what was left: %s", strerror(-ret));
+	for (i = 0; i < life && !ctl_stopping(ctl); i++)
+		life_round(&l);
+	_exit(0);
+}
+
+/*
+ * The isolator: one waiter thread on each of its words in every buffer,
+ * the same offsets in all, and WAKEs of a random word of a random buffer
+ * with random counts. As no other waiter sleeps on the word there, no
+ * WAKE may say it woke more than one; and as a WAKE's count is exactly
+ * the waiters it dequeued, each of which returns 0 from WAIT, the WAKEs
+ * of each word of each buffer must add up to the 0s of that buffer's
+ * waiter on it. A WAKE that reached another buffer's waiter would show
+ * as one too many there and one too few here. The supervisor compares
+ * the sums once the isolator is gone; harassment brings no SIGKILL, which
+ * could take a waiter between its dequeue and its count.
+ */
+
+struct iso_waiter {
+	struct shared *sh;
+	int fd, b, w;
+	uint64_t off;
+	uint32_t seed;
+	const int *stop;	/* the isolator's own */
+	pthread_t tid;
+};
+
+static void *iso_wait_thread(void *arg)
+{
+	struct iso_waiter *iw = arg;
+	struct ctl *ctl = iw->sh->ctl;
+	int ret;
+
+	while (!__atomic_load_n(iw->stop, __ATOMIC_SEQ_CST)) {
+		ret = shmring_wait(iw->fd, iw->off, 0, 0,
+				   1 + xorshift(&iw->seed) % ISO_WAIT_NS);
+		if (!ret) {
+			count(&ctl->iso_woken[iw->b][iw->w], 1);
+		} else if (ret != -ETIMEDOUT && ret != -EINTR) {
+			/* EAGAIN too: nobody writes the word. */
+			fail(iw->sh, "isolator: WAIT(%#llx, 0) = %d",
+			     (unsigned long long)iw->off, ret);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void isolator_main(struct ctl *ctl, int nr_bufs, uint32_t seed)
+{
+	static const uint32_t counts[] = { 0, 1, 2, UINT32_MAX };
+	struct iso_waiter iw[MAX_BUFS][NR_ISO_WORDS];
+	uint64_t off[NR_ISO_WORDS];
+	int fd[MAX_BUFS], stop = 0, b, w, n;
+	struct shared *sh;
+	uint32_t c;
+
+	for (w = 0; w < NR_ISO_WORDS; w++)
+		off[w] = ISO_PAGE * ctl->bufs[0].page + w * ISO_WORD_STEP;
+	for (b = 0; b < nr_bufs; b++) {
+		fd[b] = dev_open(&ctl->bufs[b], O_RDWR);
+		if (fd[b] < 0) {
+			fail(&ctl->bufs[b], "isolator: open: %s", strerror(errno));
+			_exit(1);
+		}
+	}
+	for (b = 0; b < nr_bufs; b++) {
+		for (w = 0; w < NR_ISO_WORDS; w++) {
+			iw[b][w] = (struct iso_waiter){
+				.sh = &ctl->bufs[b], .fd = fd[b], .b = b, .w = w,
+				.off = off[w], .seed = seed * (b * 7 + w + 3) | 1,
+				.stop = &stop,
+			};
+			if (pthread_create(&iw[b][w].tid, NULL, iso_wait_thread,
+					   &iw[b][w])) {
+				ctl_fail(ctl, "isolator: pthread_create");
+				_exit(1);
+			}
+		}
+	}
+	while (!ctl_stopping(ctl)) {
+		b = xorshift(&seed) % nr_bufs;
+		w = xorshift(&seed) % NR_ISO_WORDS;
+		c = counts[xorshift(&seed) % ARRAY_SIZE(counts)];
+		sh = &ctl->bufs[b];
+		n = shmring_wake(fd[b], off[w], c);
+		if (n < 0 || (uint32_t)n > (c < 1 ? c : 1)) {
+			fail(sh, "isolator: WAKE(%#llx, %u) = %d, with one waiter on the word here",
+			     (unsigned long long)off[w], c, n);
+			break;
+		}
+		count(&ctl->iso_wakes[b][w], n);
+		usleep(xorshift(&seed) % 1000);
+	}
+	/* Every waiter's last WAIT ends within ISO_WAIT_NS. */
+	__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+	for (b = 0; b < nr_bufs; b++)
+		for (w = 0; w < NR_ISO_WORDS; w++)
+			pthread_join(iw[b][w].tid, NULL);
+	_exit(0);
+}
+
 /* The supervisor: the test process */
+
+/* A failure of the process of slot @s: on its buffer, if it has one. */
+static __printf(3, 4) void slot_fail(struct run *run, struct slot *s,
+				     const char *fmt, ...)
+{
+	const char *who = NULL;
+	va_list ap;
+
+	if (s->role < NR_BUF_ROLES)
+		who = run->ctl->bufs[s->buf].path;
+	va_start(ap, fmt);
+	vfail(run->ctl, who, fmt, ap);
+	va_end(ap);
+}
 
 static void start_slot(struct run *run, int i)
 {
 	struct slot *s = &run->slots[i];
+	struct shared *sh = &run->ctl->bufs[s->buf];
 	uint32_t seed = run->seed ^ (i * 0x9e3779b9U) ^ (s->gen * 0x85ebca6bU);
 	pid_t pid;
 
@@ -1404,29 +2023,35 @@ static void start_slot(struct run *run, int i)
 		return;
 	pid = spawn();
 	if (pid < 0) {
-		fail(run->sh, "fork: %s", strerror(errno));
+		slot_fail(run, s, "fork: %s", strerror(errno));
 		s->pid = 0;
 		return;
 	}
 	if (pid == 0) {
 		switch (s->role) {
 		case MAPPER:
-			mapper_main(run->sh, s->idx, seed);
+			mapper_main(sh, s->idx, seed);
 			break;
 		case WAITER:
-			waiter_main(run->sh, run->words, i, seed);
+			waiter_main(sh, run->words, i, seed);
 			break;
 		case WAKER:
-			waker_main(run->sh, run->words, seed);
+			waker_main(sh, run->words, seed);
 			break;
 		case CHURNER:
-			churner_main(run->sh, seed);
+			churner_main(sh, seed);
 			break;
 		case WATCHER:
-			watcher_main(run->sh, run->words, seed);
+			watcher_main(sh, run->words, seed);
+			break;
+		case RELEASER:
+			releaser_main(sh, run->words, s->idx, s->gen, seed);
+			break;
+		case LIFECYCLE:
+			lifecycle_main(run->ctl, life_names[s->idx], seed);
 			break;
 		default:
-			releaser_main(run->sh, run->words, s->idx, s->gen, seed);
+			isolator_main(run->ctl, run->nr_bufs, seed);
 			break;
 		}
 		_exit(0);
@@ -1445,11 +2070,12 @@ static bool ended_well(struct run *run, struct slot *s, int status)
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && s->killed)
 		return true;
 	if (WIFEXITED(status))
-		fail(run->sh, "%s %d exited with %d", role_names[s->role],
-		     s->idx, WEXITSTATUS(status));
+		slot_fail(run, s, "%s %d exited with %d",
+			  role_names[s->role], s->idx, WEXITSTATUS(status));
 	else
-		fail(run->sh, "%s %d died of signal %d", role_names[s->role],
-		     s->idx, WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+		slot_fail(run, s, "%s %d died of signal %d",
+			  role_names[s->role], s->idx,
+			  WIFSIGNALED(status) ? WTERMSIG(status) : -1);
 	return false;
 }
 
@@ -1460,36 +2086,34 @@ static int reap_slots(struct run *run, bool respawn)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (i = 0; i < NR_SLOTS; i++) {
+		for (i = 0; i < run->nr_slots; i++) {
 			if (run->slots[i].pid != pid)
 				continue;
 			ended_well(run, &run->slots[i], status);
 			run->slots[i].pid = 0;
-			if (respawn && !stopping(run->sh)) {
+			if (respawn && !ctl_stopping(run->ctl)) {
 				start_slot(run, i);
 				run->respawns++;
 			}
 		}
 	}
-	for (i = 0; i < NR_SLOTS; i++)
+	for (i = 0; i < run->nr_slots; i++)
 		alive += run->slots[i].pid > 0;
 	return alive;
 }
 
-/* A live waiter, or a live process of another role; NULL if none soon. */
-static struct slot *pick(struct run *run, bool waiter)
+/* A live process of one of @roles (1 << role each), or NULL. */
+static struct slot *pick(struct run *run, unsigned int roles)
 {
-	struct slot *s;
-	bool is_waiter;
-	int tries;
+	struct slot *live[NR_SLOTS], *s;
+	int i, n = 0;
 
-	for (tries = 0; tries < 8; tries++) {
-		s = &run->slots[xorshift(&run->seed) % NR_SLOTS];
-		is_waiter = s->role == WAITER;
-		if (s->pid > 0 && !s->killed && is_waiter == waiter)
-			return s;
+	for (i = 0; i < run->nr_slots; i++) {
+		s = &run->slots[i];
+		if (s->pid > 0 && !s->killed && roles & 1U << s->role)
+			live[n++] = s;
 	}
-	return NULL;
+	return n ? live[xorshift(&run->seed) % n] : NULL;
 }
 
 /* One move of the killer: a signal of some kind to someone. */
@@ -1499,16 +2123,27 @@ static void harass(struct run *run)
 	struct slot *s;
 	int i;
 
-	for (i = 0; i < NR_SLOTS; i++)
-		if (run->sh->stops[i] % 2 &&
+	for (i = 0; i < run->nr_slots; i++)
+		if (run->ctl->stops[i] % 2 &&
 		    now_ns() - run->stopped_at[i] > STOP_SETTLE_NS)
-			__atomic_add_fetch(&run->sh->stops[i], 1, __ATOMIC_SEQ_CST);
-	s = pick(run, r < 90);
+			__atomic_add_fetch(&run->ctl->stops[i], 1, __ATOMIC_SEQ_CST);
+	/*
+	 * Waiters get signals of every kind, the others SIGKILL only, and
+	 * the lifecycles a share of their own, not to be lost among the
+	 * buffers' processes. Not the isolator: a SIGKILL could take one of
+	 * its waiters between its dequeue by a WAKE and its count.
+	 */
+	if (r < 90)
+		s = pick(run, 1U << WAITER);
+	else if (r < 99 || !(run->roles & 1U << LIFECYCLE))
+		s = pick(run, ~(1U << WAITER | 1U << ISOLATOR));
+	else
+		s = pick(run, 1U << LIFECYCLE);
 	if (!s)
 		return;
 	i = s - run->slots;
 	/* One STOP at a time per process. */
-	if (r >= 60 && r < 72 && run->sh->stops[i] % 2)
+	if (r >= 60 && r < 72 && run->ctl->stops[i] % 2)
 		r = 0;
 	if (r < 35) {
 		kill(s->pid, SIGUSR1);
@@ -1518,7 +2153,7 @@ static void harass(struct run *run)
 		run->sigs[1]++;
 	} else if (r < 72) {
 		/* Counted first, so a waiter that sees EINTR also sees this. */
-		__atomic_add_fetch(&run->sh->stops[i], 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&run->ctl->stops[i], 1, __ATOMIC_SEQ_CST);
 		run->stopped_at[i] = now_ns();
 		kill(s->pid, SIGSTOP);
 		usleep(xorshift(&run->seed) % 2000);
@@ -1528,6 +2163,7 @@ static void harass(struct run *run)
 		s->killed = true;
 		kill(s->pid, SIGKILL);
 		run->kills++;
+		run->life_kills += s->role == LIFECYCLE;
 	}
 }
 
@@ -1603,13 +2239,73 @@ static int d_state_tasks(char *buf, size_t len)
 
 /* Fixture */
 
-FIXTURE(shmring_torture) {
-	struct run run;
+/* The test's own open and mapping of a buffer of the run. */
+struct test_buf {
 	int fd;
-	int ko_fd;
 	uint8_t *map;
 	size_t size;
 };
+
+FIXTURE(shmring_torture) {
+	struct run run;
+	int ko_fd;
+	struct test_buf bufs[MAX_BUFS];
+};
+
+static void test_buf_close(struct test_buf *tb)
+{
+	if (tb->map != MAP_FAILED)
+		munmap(tb->map, tb->size);
+	if (tb->fd >= 0)
+		close(tb->fd);
+	tb->map = MAP_FAILED;
+	tb->fd = -1;
+}
+
+static void add_slot(struct run *run, enum role role, int idx, int buf)
+{
+	assert(run->nr_slots < NR_SLOTS);
+	run->slots[run->nr_slots++] = (struct slot){
+		.role = role, .idx = idx, .buf = buf,
+	};
+}
+
+/*
+ * The next buffer of the run is the device node @path: the test opens and
+ * maps it, zeroes it, and gives it a slot for each process of every role.
+ */
+static void torture_add_buffer(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(shmring_torture) *self,
+			       const char *path)
+{
+	struct run *run = &self->run;
+	int b = run->nr_bufs, i;
+	struct test_buf *tb = &self->bufs[b];
+	struct shared *sh = &run->ctl->bufs[b];
+	struct shmring_info info;
+	enum role role;
+
+	ASSERT_GT(MAX_BUFS, b);
+	tb->fd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, tb->fd) TH_LOG("open %s: %s", path, strerror(errno));
+	ASSERT_EQ(0, shmring_get_info(tb->fd, &info));
+	ASSERT_LE((MAPPER_FIRST + NR_MAPPERS * MAPPER_PAGES) * info.page_size,
+		  info.size);
+	tb->size = info.size;
+	tb->map = shmring_map_zeroed(tb->fd, info.size);
+	ASSERT_NE(MAP_FAILED, tb->map);
+	ASSERT_EQ(0, await_nr_waiters(tb->fd, 0));
+
+	sh->ctl = run->ctl;
+	ASSERT_GT(sizeof(sh->path), strlen(path));
+	snprintf(sh->path, sizeof(sh->path), "%s", path);
+	sh->size = info.size;
+	sh->page = info.page_size;
+	run->nr_bufs++;
+	for (role = 0; role < NR_BUF_ROLES; role++)
+		for (i = 0; i < role_slots[role]; i++)
+			add_slot(run, role, i, b);
+}
 
 FIXTURE_SETUP(shmring_torture)
 {
@@ -1617,43 +2313,25 @@ FIXTURE_SETUP(shmring_torture)
 	struct sigaction usr2 = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
 	const char *ko = getenv("SHMRING_KO");
 	struct run *run = &self->run;
-	struct shmring_info info;
-	int i, r;
+	uint64_t page;
+	int i;
 
-	self->fd = -1;
-	self->ko_fd = -1;
-	self->map = MAP_FAILED;
 	memset(run, 0, sizeof(*run));
+	self->ko_fd = -1;
+	for (i = 0; i < MAX_BUFS; i++)
+		self->bufs[i] = (struct test_buf){ .fd = -1, .map = MAP_FAILED };
 	ASSERT_EQ(0, geteuid()) TH_LOG("unloading the module needs root");
 	ASSERT_NE(NULL, ko) TH_LOG("SHMRING_KO must name the shmring module file");
 	self->ko_fd = open(ko, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, self->ko_fd) TH_LOG("%s: %s", ko, strerror(errno));
 
-	self->fd = shmring_open(O_RDWR);
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", SHMRING_DEV, strerror(errno));
-	ASSERT_EQ(0, shmring_get_info(self->fd, &info));
-	self->size = info.size;
-	ASSERT_LE((MAPPER_FIRST + NR_MAPPERS * MAPPER_PAGES) * info.page_size,
-		  info.size);
-	self->map = shmring_map_zeroed(self->fd, info.size);
-	ASSERT_NE(MAP_FAILED, self->map);
-	ASSERT_EQ(0, await_nr_waiters(self->fd, 0));
-
-	run->sh = mmap(NULL, sizeof(*run->sh), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, run->sh);
-	run->sh->size = info.size;
-	run->sh->page = info.page_size;
+	run->ctl = mmap(NULL, sizeof(*run->ctl), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, run->ctl);
+	torture_add_buffer(_metadata, self, SHMRING_DEV);
+	page = run->ctl->bufs[0].page;
 	for (i = 0; i < NR_WORDS; i++)
-		run->words[i] = (i / 2 + 1) * info.page_size - (i % 2 ? 4 : 0);
-	for (i = 0; i < NR_SLOTS; i++) {
-		enum role role = MAPPER;
-
-		/* role_slots[] of each role, in order. */
-		for (r = i; r >= role_slots[role]; r -= role_slots[role++])
-			;
-		run->slots[i] = (struct slot){ .role = role, .idx = r };
-	}
+		run->words[i] = (i / 2 + 1) * page - (i % 2 ? 4 : 0);
 	run->seed = (uint32_t)now_ns() | 1;
 	run->roles = ALL_ROLES;
 
@@ -1670,47 +2348,86 @@ FIXTURE_TEARDOWN(shmring_torture)
 	int i;
 
 	/* After a failure: nothing of this run may outlive it. */
-	for (i = 0; i < NR_SLOTS; i++) {
+	for (i = 0; i < run->nr_slots; i++) {
 		if (run->slots[i].pid > 0) {
 			kill(run->slots[i].pid, SIGKILL);
 			waitpid(run->slots[i].pid, NULL, 0);
 		}
 	}
-	if (self->map != MAP_FAILED)
-		munmap(self->map, self->size);
-	if (self->fd >= 0)
-		close(self->fd);
+	for (i = 0; i < MAX_BUFS; i++)
+		test_buf_close(&self->bufs[i]);
+	/* The instances case's names, after a failure. */
+	if (run->roles & INSTANCE_ROLES) {
+		for (i = 0; i < NR_INSTANCES; i++)
+			shmring_inst_destroy(inst_names[i]);
+		for (i = 0; i < NR_LIFECYCLES; i++)
+			shmring_inst_destroy(life_names[i]);
+	}
 	/* Later suites need the module, whatever happened here. */
 	if (self->ko_fd >= 0 && !module_loaded())
 		load_module(self->ko_fd, "");
 	if (self->ko_fd >= 0)
 		close(self->ko_fd);
-	if (run->sh && run->sh != MAP_FAILED)
-		munmap(run->sh, sizeof(*run->sh));
+	if (run->ctl && run->ctl != MAP_FAILED)
+		munmap(run->ctl, sizeof(*run->ctl));
+}
+
+/* Each part of the torture that ran on the buffer of @sh did its work. */
+static void torture_did_work(struct __test_metadata *_metadata,
+			     struct run *run, struct shared *sh)
+{
+	ksft_print_msg("torture: %s: waits %lu woken, %lu EAGAIN, %lu ETIMEDOUT, %lu EINTR; wakes %lu (woke %lu)\n",
+		       sh->path, sh->waits[R_WOKEN], sh->waits[R_EAGAIN],
+		       sh->waits[R_TIMEDOUT], sh->waits[R_EINTR], sh->wakes,
+		       sh->woken);
+	ksft_print_msg("torture: %s: maps %lu, mremaps %lu, forks %lu, churns %lu\n",
+		       sh->path, sh->maps, sh->mremaps, sh->forks, sh->churns);
+	ksft_print_msg("torture: %s: watch rounds %lu, readable after a WAKE %lu, closed under read or epoll_wait %lu; releases %lu (%lu by SIGKILL)\n",
+		       sh->path, sh->watch_rounds, sh->watch_checks,
+		       sh->blocked_closes, sh->releases, sh->release_kills);
+	fflush(stdout);
+
+	ASSERT_LT(0UL, sh->waits[R_WOKEN]) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->waits[R_EINTR]) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->woken) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->watch_checks) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->blocked_closes) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->releases) TH_LOG("%s", sh->path);
+	ASSERT_LT(0UL, sh->release_kills) TH_LOG("%s", sh->path);
+	if (run->roles & 1U << MAPPER) {
+		ASSERT_LT(0UL, sh->mremaps) TH_LOG("%s", sh->path);
+		ASSERT_LT(0UL, sh->forks) TH_LOG("%s", sh->path);
+	}
+	if (run->roles & 1U << CHURNER)
+		ASSERT_LT(0UL, sh->churns) TH_LOG("%s", sh->path);
 }
 
 /*
- * Runs the roles of run->roles for @secs, then stops them: none may have
- * failed, and all must be gone, and the test holds the fds it held before.
- * Prints what was done.
+ * Runs the roles of run->roles on every buffer for @secs, then stops
+ * them: none may have failed, and all must be gone, each part must have
+ * done its work on every buffer, and the test holds the fds it held
+ * before. Prints what was done.
  */
 static void torture_run(struct __test_metadata *_metadata,
 			FIXTURE_DATA(shmring_torture) *self, unsigned long secs)
 {
 	struct run *run = &self->run;
-	struct shared *sh = run->sh;
+	struct ctl *ctl = run->ctl;
 	int64_t start, end;
-	int i, alive, nfds;
+	int b, i, alive, nfds;
 
 	nfds = count_fds();
 	ASSERT_LT(0, nfds);
-	ksft_print_msg("torture: %lu s, seed %u\n", secs, run->seed);
+	ksft_print_msg("torture: %lu s, seed %u, on", secs, run->seed);
+	for (b = 0; b < run->nr_bufs; b++)
+		printf(" %s", ctl->bufs[b].path);
+	printf("\n");
 	fflush(stdout);
-	for (i = 0; i < NR_SLOTS; i++)
+	for (i = 0; i < run->nr_slots; i++)
 		start_slot(run, i);
 	start = now_ns();
 	end = start + secs * NSEC_PER_SEC;
-	while (now_ns() < end && !stopping(sh)) {
+	while (now_ns() < end && !ctl_stopping(ctl)) {
 		usleep(2000 + xorshift(&run->seed) % 8000);
 		reap_slots(run, true);
 		harass(run);
@@ -1721,59 +2438,43 @@ static void torture_run(struct __test_metadata *_metadata,
 	 * that read a word before the change either queued before the WAKE
 	 * or finds the word changed.
 	 */
-	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
-	for (i = 0; i < NR_WORDS; i++) {
-		__atomic_add_fetch((uint32_t *)(self->map + run->words[i]), 1,
-				   __ATOMIC_SEQ_CST);
-		ASSERT_LE(0, shmring_wake(self->fd, run->words[i], UINT32_MAX));
+	__atomic_store_n(&ctl->stop, 1, __ATOMIC_SEQ_CST);
+	for (b = 0; b < run->nr_bufs; b++) {
+		for (i = 0; i < NR_WORDS; i++) {
+			__atomic_add_fetch((uint32_t *)(self->bufs[b].map +
+							run->words[i]),
+					   1, __ATOMIC_SEQ_CST);
+			ASSERT_LE(0, shmring_wake(self->bufs[b].fd, run->words[i],
+						  UINT32_MAX));
+		}
 	}
 	end = now_ns() + STOP_NS;
 	while ((alive = reap_slots(run, false)) && now_ns() < end)
 		usleep(1000);
-	ASSERT_EQ(0, sh->failed) TH_LOG("%s", sh->msg);
+	ASSERT_EQ(0, ctl->failed) TH_LOG("%s", ctl->msg);
 	ASSERT_EQ(0, alive) TH_LOG("processes still running after the stop and its WAKEs");
 
-	ksft_print_msg("torture: %.1f s: waits %lu woken, %lu EAGAIN, %lu ETIMEDOUT, %lu EINTR; wakes %lu (woke %lu)\n",
-		       (now_ns() - start) / 1e9, sh->waits[R_WOKEN],
-		       sh->waits[R_EAGAIN], sh->waits[R_TIMEDOUT],
-		       sh->waits[R_EINTR], sh->wakes, sh->woken);
-	ksft_print_msg("torture: maps %lu, mremaps %lu, forks %lu, churns %lu; signals %lu USR1, %lu USR2, %lu STOP; %lu SIGKILLs, %lu exits, %lu respawns\n",
-		       sh->maps, sh->mremaps, sh->forks, sh->churns,
-		       run->sigs[0], run->sigs[1], run->sigs[2], run->kills,
-		       run->exits, run->respawns);
-	ksft_print_msg("torture: watch rounds %lu, readable after a WAKE %lu, closed under read or epoll_wait %lu; releases %lu (%lu by SIGKILL)\n",
-		       sh->watch_rounds, sh->watch_checks, sh->blocked_closes,
-		       sh->releases, sh->release_kills);
-	fflush(stdout);
-
-	/* Each part of the torture that ran really did its work. */
-	ASSERT_LT(0UL, sh->waits[R_WOKEN]);
-	ASSERT_LT(0UL, sh->waits[R_EINTR]);
-	ASSERT_LT(0UL, sh->woken);
+	ksft_print_msg("torture: %.1f s: signals %lu USR1, %lu USR2, %lu STOP; %lu SIGKILLs, %lu exits, %lu respawns\n",
+		       (now_ns() - start) / 1e9, run->sigs[0], run->sigs[1],
+		       run->sigs[2], run->kills, run->exits, run->respawns);
 	ASSERT_LT(0UL, run->kills);
-	ASSERT_LT(0UL, sh->watch_checks);
-	ASSERT_LT(0UL, sh->blocked_closes);
-	ASSERT_LT(0UL, sh->releases);
-	ASSERT_LT(0UL, sh->release_kills);
-	if (run->roles & 1U << MAPPER) {
-		ASSERT_LT(0UL, sh->mremaps);
-		ASSERT_LT(0UL, sh->forks);
-	}
-	if (run->roles & 1U << CHURNER)
-		ASSERT_LT(0UL, sh->churns);
+	for (b = 0; b < run->nr_bufs; b++)
+		torture_did_work(_metadata, run, &ctl->bufs[b]);
 	/* Every child is gone: the test holds what it held at the start. */
 	ASSERT_EQ(nfds, count_fds());
 }
 
-/* Nobody waits, and no task stays in D state. */
+/* Nobody waits on any buffer, and no task stays in D state. */
 static void torture_settled(struct __test_metadata *_metadata,
 			    FIXTURE_DATA(shmring_torture) *self)
 {
 	char tasks[512];
 	int64_t end;
-	int n;
+	int b, n;
 
-	ASSERT_EQ(0, await_nr_waiters(self->fd, 0));
+	for (b = 0; b < self->run.nr_bufs; b++)
+		ASSERT_EQ(0, await_nr_waiters(self->bufs[b].fd, 0))
+			TH_LOG("%s", self->run.ctl->bufs[b].path);
 
 	/* A task can pass through D briefly; one that stays there is stuck. */
 	end = now_ns() + D_STATE_NS;
@@ -1783,11 +2484,11 @@ static void torture_settled(struct __test_metadata *_metadata,
 }
 
 /*
- * Every word the run watched was given back: the device's watch fds can
- * watch SHMRING_WATCH_TOTAL_MAX words together again, and not one more.
+ * Every word the run watched on the device of @fd was given back: its
+ * watch fds can watch SHMRING_WATCH_TOTAL_MAX words together again, and
+ * not one more.
  */
-static void watch_budget_whole(struct __test_metadata *_metadata,
-			       FIXTURE_DATA(shmring_torture) *self)
+static void watch_budget_whole(struct __test_metadata *_metadata, int fd)
 {
 	enum { NFD = SHMRING_WATCH_TOTAL_MAX / SHMRING_WATCH_MAX };
 	uint64_t offs[SHMRING_WATCH_MAX];
@@ -1799,13 +2500,13 @@ static void watch_budget_whole(struct __test_metadata *_metadata,
 	/* The last closes of killed processes may still be on their way. */
 	for (;;) {
 		for (n = 0; n < NFD; n++) {
-			wfd[n] = shmring_watch_new(self->fd, offs, SHMRING_WATCH_MAX,
+			wfd[n] = shmring_watch_new(fd, offs, SHMRING_WATCH_MAX,
 						   SHMRING_WATCH_NONBLOCK);
 			if (wfd[n] < 0)
 				break;
 		}
 		if (n == NFD) {
-			extra = shmring_watch_new(self->fd, offs, 1, 0);
+			extra = shmring_watch_new(fd, offs, 1, 0);
 			if (extra >= 0)
 				close(extra);
 		}
@@ -1819,6 +2520,31 @@ static void watch_budget_whole(struct __test_metadata *_metadata,
 	ASSERT_EQ(-ENOSPC, extra);
 }
 
+/*
+ * The module unloads, which it only does once nothing holds a file of
+ * the device or of an instance, a mapping or a watch fd: each of them
+ * pins it. Then it loads again with no parameters, and the device works.
+ * The test's own opens and mappings go first.
+ */
+static void torture_reload(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(shmring_torture) *self)
+{
+	struct test_buf *tb = &self->bufs[0];
+	char why[128];
+	int b;
+
+	for (b = 0; b < MAX_BUFS; b++)
+		test_buf_close(&self->bufs[b]);
+	/* The final fputs of killed processes may still be on their way. */
+	ASSERT_EQ(0, unload_module_retry());
+	ASSERT_FALSE(module_loaded());
+	ASSERT_EQ(0, load_module(self->ko_fd, ""));
+	tb->fd = shmring_open(O_RDWR);
+	ASSERT_LE(0, tb->fd) TH_LOG("open after reload: %s", strerror(errno));
+	ASSERT_EQ(0, shmring_check_usable(tb->fd, why, sizeof(why)))
+		TH_LOG("after reload: %s", why);
+}
+
 static unsigned long torture_seconds(void)
 {
 	return env_ulong("SHMRING_TORTURE_SECONDS", DEFAULT_SECONDS, MAX_SECONDS);
@@ -1826,23 +2552,9 @@ static unsigned long torture_seconds(void)
 
 TEST_F_TIMEOUT(shmring_torture, all_at_once, MAX_SECONDS + 120)
 {
-	char why[128];
-
 	torture_run(_metadata, self, torture_seconds());
 	torture_settled(_metadata, self);
-
-	/* The final fputs of killed processes may still be on their way. */
-	munmap(self->map, self->size);
-	self->map = MAP_FAILED;
-	close(self->fd);
-	self->fd = -1;
-	ASSERT_EQ(0, unload_module_retry());
-	ASSERT_FALSE(module_loaded());
-	ASSERT_EQ(0, load_module(self->ko_fd, ""));
-	self->fd = shmring_open(O_RDWR);
-	ASSERT_LE(0, self->fd) TH_LOG("open after reload: %s", strerror(errno));
-	ASSERT_EQ(0, shmring_check_usable(self->fd, why, sizeof(why)))
-		TH_LOG("after reload: %s", why);
+	torture_reload(_metadata, self);
 }
 
 /* Only when named: see the comment at the top. */
@@ -1851,7 +2563,145 @@ TEST_F_TIMEOUT(shmring_torture, events_churn, MAX_SECONDS + 120)
 	self->run.roles = EVENT_ROLES;
 	torture_run(_metadata, self, torture_seconds());
 	torture_settled(_metadata, self);
-	watch_budget_whole(_metadata, self);
+	watch_budget_whole(_metadata, self->bufs[0].fd);
+}
+
+/*
+ * The isolator's sums, once it is gone: on each word of each buffer, its
+ * WAKEs there woke exactly as many as its waiter there saw woken, and
+ * some on every buffer.
+ */
+static void isolation_held(struct __test_metadata *_metadata,
+			   struct run *run)
+{
+	struct ctl *ctl = run->ctl;
+	unsigned long sum;
+	int b, w;
+
+	for (b = 0; b < run->nr_bufs; b++) {
+		sum = 0;
+		for (w = 0; w < NR_ISO_WORDS; w++) {
+			ksft_print_msg("isolation: %s: word %#llx: WAKEs woke %lu, its waiter woken %lu\n",
+				       ctl->bufs[b].path,
+				       (unsigned long long)(ISO_PAGE * ctl->bufs[b].page +
+							    w * ISO_WORD_STEP),
+				       ctl->iso_wakes[b][w], ctl->iso_woken[b][w]);
+			ASSERT_EQ(ctl->iso_wakes[b][w], ctl->iso_woken[b][w])
+				TH_LOG("%s: a WAKE there woke another buffer's waiter, or one of another buffer woke this one's",
+				       ctl->bufs[b].path);
+			sum += ctl->iso_woken[b][w];
+		}
+		ASSERT_LT(0UL, sum) TH_LOG("%s: no isolator's waiter woken",
+					   ctl->bufs[b].path);
+	}
+}
+
+/* Polls an instance's sysfs count of open files until it is @want. */
+static long long await_users(const char *name, long long want)
+{
+	int64_t start = now_ns();
+	char path[96];
+	long long n;
+
+	snprintf(path, sizeof(path), SHMRING_CLASS_DIR "%s/users", name);
+	while ((n = read_num(path)) != want && poll_again(start))
+		;
+	return n;
+}
+
+/* Instances named INST_PREFIX* that the class lists, listed into @buf. */
+static int leftover_names(char *buf, size_t len)
+{
+	DIR *d = opendir(SHMRING_CLASS_DIR);
+	size_t used = 0;
+	struct dirent *de;
+	int n = 0;
+
+	buf[0] = '\0';
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, INST_PREFIX, strlen(INST_PREFIX)))
+			continue;
+		n++;
+		if (used < len)
+			used += snprintf(buf + used, len - used, " %s", de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The whole torture on the default device and NR_INSTANCES instances at
+ * once, with lifecycles and the isolator; see the comment at the top.
+ */
+TEST_F_TIMEOUT(shmring_torture, instances, MAX_SECONDS + 120)
+{
+	struct run *run = &self->run;
+	struct ctl *ctl = run->ctl;
+	char path[64], names[256];
+	struct sched_param sp;
+	int i, ret, nfds;
+
+	run->roles = ALL_ROLES | INSTANCE_ROLES;
+	nfds = count_fds();
+	for (i = 0; i < NR_INSTANCES; i++) {
+		/* What a run that crashed may have left. */
+		shmring_inst_destroy(inst_names[i]);
+		/* 1 MiB, 2 MiB: sizes of their own, none the device's. */
+		ret = shmring_inst_create(inst_names[i], (i + 1) << 20, 0600);
+		ASSERT_EQ(0, ret) TH_LOG("CREATE %s: %s", inst_names[i],
+					 strerror(-ret));
+		snprintf(path, sizeof(path), SHMRING_INST_DIR "%s",
+			 inst_names[i]);
+		torture_add_buffer(_metadata, self, path);
+	}
+	for (i = 0; i < NR_LIFECYCLES; i++)
+		add_slot(run, LIFECYCLE, i, 0);
+	add_slot(run, ISOLATOR, 0, 0);
+
+	/*
+	 * Three buffers' processes leave the supervisor few turns on the
+	 * vCPUs: at their priority, its moves came 3 to 10 times slower
+	 * than in all_at_once. Real-time, it keeps pace; it sleeps between
+	 * moves, and its children start as SCHED_OTHER.
+	 */
+	sp.sched_priority = SUPERVISOR_PRIO;
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp));
+	torture_run(_metadata, self, torture_seconds());
+	sp.sched_priority = 0;
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_OTHER, &sp));
+	ksft_print_msg("lifecycles: %lu lives, %lu waiters woken on destroyed or recreated instances, %lu SIGKILLs\n",
+		       ctl->lives, ctl->life_woken, run->life_kills);
+	ASSERT_LT(0UL, ctl->lives);
+	isolation_held(_metadata, run);
+	torture_settled(_metadata, self);
+	for (i = 0; i < run->nr_bufs; i++)
+		watch_budget_whole(_metadata, self->bufs[i].fd);
+
+	/*
+	 * Of each instance, only the test's own open file is left: its
+	 * mapping holds that same file. Then nothing, and DESTROY.
+	 */
+	for (i = 0; i < NR_INSTANCES; i++) {
+		ASSERT_EQ(1, await_users(inst_names[i], 1)) TH_LOG("%s", inst_names[i]);
+		test_buf_close(&self->bufs[i + 1]);
+		ASSERT_EQ(0, await_users(inst_names[i], 0)) TH_LOG("%s", inst_names[i]);
+		ASSERT_EQ(0, shmring_inst_destroy(inst_names[i]));
+	}
+	/* A lifecycle SIGKILLed as the run stopped left its name. */
+	for (i = 0; i < NR_LIFECYCLES; i++) {
+		ret = shmring_inst_destroy(life_names[i]);
+		ASSERT_TRUE(!ret || ret == -ENOENT) TH_LOG("DESTROY %s: %s",
+							   life_names[i],
+							   strerror(-ret));
+	}
+	ASSERT_EQ(0, leftover_names(names, sizeof(names)))
+		TH_LOG("%s still lists:%s", SHMRING_CLASS_DIR, names);
+	/* No fd of any of them is left in the test. */
+	ASSERT_EQ(nfds, count_fds());
+	/* Nor anywhere: the module unloads. */
+	torture_reload(_metadata, self);
 }
 
 /* A run without arguments, the kselftest runner's, leaves events_churn out. */

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -161,6 +162,113 @@ static inline int shmring_release_del(int fd, uint32_t id)
 	struct shmring_release r = { .id = id };
 
 	return ioctl(fd, SHMRING_IOC_RELEASE_DEL, &r) ? -errno : 0;
+}
+
+/* Named instances: /dev/shmring-control and /dev/shmrings/NAME */
+
+#define SHMRING_CONTROL_DEV	"/dev/shmring-control"
+#define SHMRING_INST_DIR	"/dev/shmrings/"
+/* An instance's attributes: size, numa_node, creator, memcg, users. */
+#define SHMRING_CLASS_DIR	"/sys/class/shmring/"
+
+static inline int shmring_ctl_open(void)
+{
+	return open(SHMRING_CONTROL_DEV, O_RDWR | O_CLOEXEC);
+}
+
+/*
+ * @name into a zeroed name field of SHMRING_INST_NAME_MAX bytes, so that
+ * it is NUL-padded; a longer one fills the field, with no NUL.
+ */
+static inline void shmring_put_name(char *field, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < SHMRING_INST_NAME_MAX && name[i]; i++)
+		field[i] = name[i];
+}
+
+/* A CREATE argument: @name, @size, @mode, owned by the caller. */
+static inline void shmring_fill_create(struct shmring_create *c,
+				       const char *name, uint64_t size,
+				       uint32_t mode)
+{
+	memset(c, 0, sizeof(*c));
+	c->size = size;
+	c->mode = mode;
+	c->uid = SHMRING_ID_CALLER;
+	c->gid = SHMRING_ID_CALLER;
+	shmring_put_name(c->name, name);
+}
+
+/* CREATE with a fresh control fd: 0 or -errno. */
+static inline int shmring_inst_create_full(const struct shmring_create *c)
+{
+	int fd = shmring_ctl_open(), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, SHMRING_IOC_CREATE, c) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static inline int shmring_inst_create(const char *name, uint64_t size,
+				      uint32_t mode)
+{
+	struct shmring_create c;
+
+	shmring_fill_create(&c, name, size, mode);
+	return shmring_inst_create_full(&c);
+}
+
+/* DESTROY with a fresh control fd: 0 or -errno. */
+static inline int shmring_inst_destroy(const char *name)
+{
+	struct shmring_destroy d;
+	int fd = shmring_ctl_open(), ret;
+
+	if (fd < 0)
+		return -errno;
+	memset(&d, 0, sizeof(d));
+	shmring_put_name(d.name, name);
+	ret = ioctl(fd, SHMRING_IOC_DESTROY, &d) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* open(2) of /dev/shmrings/@name, close-on-exec. */
+static inline int shmring_inst_open(const char *name, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), SHMRING_INST_DIR "%s", name);
+	return open(path, flags | O_CLOEXEC);
+}
+
+/* stat(2) of /dev/shmrings/@name: 0 or -errno. */
+static inline int shmring_inst_stat(const char *name, struct stat *st)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), SHMRING_INST_DIR "%s", name);
+	return stat(path, st) ? -errno : 0;
+}
+
+/* A number read from a sysfs or cgroup file, or -1. */
+static inline long long read_num(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	return strtoll(buf, NULL, 0);
 }
 
 /* Map the whole buffer shared and zero it, so a suite starts clean. */

@@ -49,7 +49,8 @@
  * - Unload: the fops' and the cdevs' owner pins the module while any file
  *   of an instance, or of the control device, is open; rmmod then fails
  *   with EBUSY. Otherwise the exit destroys every instance, and as none
- *   has a file left, each one's memory is freed there and then.
+ *   has a file left, each one's memory is freed there and then; the exit
+ *   waits for each release, should one come later.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -81,6 +82,7 @@
 #include <linux/uaccess.h>
 #include <linux/uidgid.h>
 #include <linux/user_namespace.h>
+#include <linux/wait.h>
 
 #include <uapi/linux/shmring.h>
 
@@ -110,6 +112,9 @@ MODULE_PARM_DESC(instances,
 static DEFINE_MUTEX(shmring_inst_lock);
 /* Every instance from its creation until its memory is freed. */
 static LIST_HEAD(shmring_instances);
+/* Instances not yet freed, and a wake-up as each one is, for the exit. */
+static atomic_t shmring_inst_alive = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(shmring_inst_freed);
 static DEFINE_IDA(shmring_minors);
 static dev_t shmring_devt;
 
@@ -207,15 +212,17 @@ static void shmring_inst_release(struct device *dev)
 {
 	struct shmring_dev *sdev = shmring_dev_of(dev);
 
-	mutex_lock(&shmring_inst_lock);
-	list_del(&sdev->node);
-	mutex_unlock(&shmring_inst_lock);
 	if (dev->devt)
 		ida_free(&shmring_minors, MINOR(dev->devt));
 	shmring_wait_exit(sdev);
 	shmring_mem_free(sdev);
 	kfree(sdev->memcg);
+	mutex_lock(&shmring_inst_lock);
+	list_del(&sdev->node);
+	mutex_unlock(&shmring_inst_lock);
 	kfree(sdev);
+	if (atomic_dec_and_test(&shmring_inst_alive))
+		wake_up(&shmring_inst_freed);
 }
 
 /*
@@ -376,6 +383,7 @@ static int shmring_inst_add(const struct shmring_inst_args *a)
 	sdev->account = a->account;
 	INIT_LIST_HEAD(&sdev->node);
 	/* From here on, put_device() frees whatever was set up. */
+	atomic_inc(&shmring_inst_alive);
 	device_initialize(&sdev->dev);
 	sdev->dev.class = &shmring_class;
 	sdev->dev.type = &shmring_inst_type;
@@ -643,24 +651,32 @@ static int __init shmring_param_all(void)
 	return ret;
 }
 
-/* Destroys every instance; none may have a file left. */
+/*
+ * Destroys every instance, and waits until each one is freed: none may
+ * have a file left, but a device's release may still come later than its
+ * last put_device() (CONFIG_DEBUG_KOBJECT_RELEASE delays it on purpose),
+ * and it must not run once the module is gone.
+ */
 static void shmring_inst_kill_all(void)
 {
-	struct shmring_dev *sdev;
+	struct shmring_dev *sdev, *live;
 
 	for (;;) {
+		live = NULL;
 		mutex_lock(&shmring_inst_lock);
-		sdev = list_first_entry_or_null(&shmring_instances,
-						struct shmring_dev, node);
-		if (sdev && WARN_ON(!sdev->registered || sdev->dead))
-			sdev = NULL;
-		if (sdev)
-			shmring_inst_kill(sdev);
+		list_for_each_entry(sdev, &shmring_instances, node) {
+			if (sdev->registered && !sdev->dead) {
+				live = sdev;
+				shmring_inst_kill(live);
+				break;
+			}
+		}
 		mutex_unlock(&shmring_inst_lock);
-		if (!sdev)
+		if (!live)
 			break;
-		put_device(&sdev->dev);
+		put_device(&live->dev);
 	}
+	wait_event(shmring_inst_freed, !atomic_read(&shmring_inst_alive));
 }
 
 int __init shmring_instances_init(void)

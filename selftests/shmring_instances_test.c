@@ -484,26 +484,6 @@ TEST_F(inst, hostile_args)
 	}
 }
 
-/* Whether @n is in a sysfs node list such as "0-1,3". */
-static bool in_list(const char *list, int n)
-{
-	const char *p = list;
-	char *end;
-
-	while (*p && *p != '\n') {
-		long lo = strtol(p, &end, 10), hi = lo;
-
-		if (end == p)
-			return false;
-		if (*end == '-')
-			hi = strtol(end + 1, &end, 10);
-		if (n >= lo && n <= hi)
-			return true;
-		p = *end == ',' ? end + 1 : end;
-	}
-	return false;
-}
-
 /* The node of each of the @n pages at @p, by move_pages(2); -1 if unknown. */
 static int pages_node(void *p, size_t page, int n)
 {
@@ -546,9 +526,9 @@ TEST_F(inst, numa_node)
 			sizeof(memory)))
 		strcpy(memory, "0");
 	for (node = 0; node < 1024; node++) {
-		if (!in_list(possible, node))
+		if (!node_list_has(possible, node))
 			continue;
-		if (in_list(memory, node)) {
+		if (node_list_has(memory, node)) {
 			if (nr_with < 2)
 				with[nr_with++] = node;
 		} else if (none < 0) {

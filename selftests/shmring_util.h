@@ -255,6 +255,26 @@ static inline int shmring_inst_stat(const char *name, struct stat *st)
 	return stat(path, st) ? -errno : 0;
 }
 
+/* Whether @n is in a sysfs node list such as "0-1,3". */
+static inline bool node_list_has(const char *list, int n)
+{
+	const char *p = list;
+	char *end;
+
+	while (*p && *p != '\n') {
+		long lo = strtol(p, &end, 10), hi = lo;
+
+		if (end == p)
+			return false;
+		if (*end == '-')
+			hi = strtol(end + 1, &end, 10);
+		if (n >= lo && n <= hi)
+			return true;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return false;
+}
+
 /* A number read from a sysfs or cgroup file, or -1. */
 static inline long long read_num(const char *path)
 {

@@ -122,22 +122,12 @@ static void print_channels(struct shmring *sh)
 
 int cmd_info(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char optstring[] = ":h";
 	struct shmring_info info;
 	struct tool_buf b;
 	char buf[64];
-	int c, ret;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
-		if (c != 'h')
-			tool_bad_option(argv, c, optstring);
-		fputs(info_usage, stdout);
-		return 0;
-	}
+	tool_help_only(argc, argv, info_usage);
 	tool_no_operands(argc, argv);
 
 	if (tool_buf_open(tool_device, &b))

@@ -269,19 +269,7 @@ int cmd_create(int argc, char **argv)
 /* -h only, then NAME. */
 static const char *parse_name_only(int argc, char **argv, const char *usage)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char optstring[] = ":h";
-	int c;
-
-	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
-		if (c != 'h')
-			tool_bad_option(argv, c, optstring);
-		fputs(usage, stdout);
-		exit(0);
-	}
+	tool_help_only(argc, argv, usage);
 	return name_operand(argc, argv);
 }
 
@@ -356,21 +344,11 @@ static const char *sysfs_attr(const char *name, const char *attr, char *buf,
 
 int cmd_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char optstring[] = ":h";
 	struct shmring_instinfo *tab = NULL;
 	char node[16], creator[64], owner[64], group[64], mode[8];
-	int c, i, n, max = 0, w = 4;
+	int i, n, max = 0, w = 4;
 
-	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
-		if (c != 'h')
-			tool_bad_option(argv, c, optstring);
-		fputs(list_usage, stdout);
-		return 0;
-	}
+	tool_help_only(argc, argv, list_usage);
 	tool_no_operands(argc, argv);
 
 	/* Instances come and go meanwhile: ask until the table holds all. */

@@ -81,19 +81,7 @@ static const char status_usage[] =
 /* -h and no operands: what unload and status take. */
 static void parse_plain(int argc, char **argv, const char *usage)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char optstring[] = ":h";
-	int c;
-
-	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
-		if (c != 'h')
-			tool_bad_option(argv, c, optstring);
-		fputs(usage, stdout);
-		exit(0);
-	}
+	tool_help_only(argc, argv, usage);
 	tool_no_operands(argc, argv);
 }
 

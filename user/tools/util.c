@@ -89,6 +89,23 @@ void tool_no_operands(int argc, char **argv)
 		tool_usage("unexpected argument '%s'", argv[optind]);
 }
 
+void tool_help_only(int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char optstring[] = ":h";
+	int c;
+
+	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
+		if (c != 'h')
+			tool_bad_option(argv, c, optstring);
+		fputs(usage, stdout);
+		exit(0);
+	}
+}
+
 int tool_parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;

@@ -97,11 +97,11 @@ static int word_post(struct link *l, int dir, uint32_t seq,
 
 /* ---- shmring ---- */
 
-static int shm_open_link(struct link *l)
+static int map_link(struct link *l, const char *path)
 {
 	struct shmring_map m;
 
-	if (shmring_map_open(&m))
+	if (shmring_map_open_path(&m, path))
 		return -1;
 	l->devfd = m.fd;
 	l->map = m.base;
@@ -110,17 +110,14 @@ static int shm_open_link(struct link *l)
 	return 0;
 }
 
+static int shm_open_link(struct link *l)
+{
+	return map_link(l, "/dev/shmring");
+}
+
 static int inst_open_link(struct link *l)
 {
-	struct shmring_map m;
-
-	if (shmring_map_open_path(&m, SHMRING_INST_DIR RT_INSTANCE))
-		return -1;
-	l->devfd = m.fd;
-	l->map = m.base;
-	l->map_size = m.size;
-	words_at(l);
-	return 0;
+	return map_link(l, SHMRING_INST_DIR RT_INSTANCE);
 }
 
 static void shm_close_link(struct link *l)

@@ -74,14 +74,7 @@
 
 #include "kselftest_harness.h"
 #include "shmring_util.h"
-
-/* Newer than some uapi headers; numbers from include/uapi/linux/fs.h. */
-#ifndef FS_IOC_GETFSUUID
-#define FS_IOC_GETFSUUID	_IOC(_IOC_READ, 0x15, 0, 17)
-#endif
-#ifndef FS_IOC_GETFSSYSFSPATH
-#define FS_IOC_GETFSSYSFSPATH	_IOC(_IOC_READ, 0x15, 1, 129)
-#endif
+#include "shmring_fuzz.h"
 
 #define CLASS_DIR	"/sys/class/shmring/"
 #define PARAM_DIR	MOD_SYSFS "/parameters/"
@@ -107,25 +100,12 @@
 #define MAX_NODES	1024	/* node numbers the model follows */
 #define NR_ROUNDS	4	/* unprivileged rounds after the root phase */
 #define ARG_LEN		128	/* argument bytes written per call */
-#define GUARD		16	/* checked bytes around a valid argument */
 /* One step between calls every this many calls, on average. */
 #define CHURN_CALLS	24
 /* sysfs and /dev compared with the whole model every this many calls. */
 #define SWEEP_CALLS	1000
 /* devtmpfs makes and removes nodes synchronously; poll briefly anyway. */
 #define NODE_POLL_NS	(2 * NSEC_PER_SEC)
-
-/*
- * Generic ioctls that fs/ioctl.c do_vfs_ioctl() handles itself before the
- * driver sees them; they would change the fd or answer for the
- * filesystem, so the fuzzer never sends them.
- */
-static const unsigned int vfs_cmds[] = {
-	FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, FIFREEZE, FITHAW,
-	FS_IOC_FIEMAP, FIGETBSZ, FICLONE, FICLONERANGE, FIDEDUPERANGE,
-	FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_IOC_FSGETXATTR,
-	FS_IOC_FSSETXATTR, FS_IOC_GETFSUUID, FS_IOC_GETFSSYSFSPATH,
-};
 
 /* The buffer's own commands: ENOTTY on the control device. */
 static const unsigned int buffer_cmds[] = {
@@ -158,38 +138,16 @@ static const unsigned int near_cmds[] = {
 	SHMRING_IOC_CREATE ^ 1U << 16, SHMRING_IOC_DESTROY ^ 1U << 29,
 };
 
-/* Where the argument points. */
-enum ptr_kind {
-	P_VALID,	/* anonymous memory, any alignment */
-	P_RO,		/* a PROT_READ page: fine, both commands only read */
-	P_SHM,		/* inside a mapping of /dev/shmring */
-	P_STRADDLE,	/* starts readable, ends in a PROT_NONE page */
-	P_NULL,
-	P_LOW,		/* below mmap_min_addr */
-	P_HOLE,		/* a page that was unmapped */
-	P_NONE,		/* a PROT_NONE page */
-	P_KERNEL,	/* kernel, non-canonical, or above 47 bits */
-	NR_PTR_KINDS
-};
-
-static const char * const ptr_names[] = {
-	"valid", "read-only", "shm", "straddling", "NULL", "low", "unmapped",
-	"PROT_NONE", "kernel",
+/*
+ * Where the argument points, and how likely each is. P_RO is fine: both
+ * commands only read; P_SHM is a mapping of /dev/shmring.
+ */
+static const enum ptr_kind ptr_kinds[] = {
+	P_VALID, P_RO, P_SHM, P_STRADDLE, P_NULL, P_LOW, P_HOLE, P_NONE,
+	P_KERNEL,
 };
 
 static const unsigned int ptr_weights[] = { 55, 8, 5, 8, 5, 3, 4, 4, 8 };
-
-static const uint64_t low_ptrs[] = { 0x10, 0x1000, 0x8000 };
-static const uint64_t kernel_ptrs[] = {
-	0x8000000000000000ULL, 0xffff800000000000ULL, 0xffff888000000000ULL,
-	0xffffffff81000000ULL, 0xffffffffff600000ULL, 0xfffffffffffffff8ULL,
-	0x7ffffffffffffff8ULL, 0x0000800000000000ULL,
-};
-
-static bool ptr_readable(enum ptr_kind k)
-{
-	return k == P_VALID || k == P_RO || k == P_SHM;
-}
 
 /* The fd a call goes to. */
 enum target {
@@ -315,12 +273,10 @@ struct cfuzz {
 	struct stats st;
 	bool userns_ran;
 
-	int ctl[3], ctl_path, dev, watch, memfd;
-	uint8_t *scratch;	/* 2 pages RW, then one PROT_NONE */
-	uint8_t *ro_w, *ro_r;	/* one memfd page: writable and read-only views */
-	uint8_t *shm;		/* /dev/shmring's last page, then PROT_NONE */
+	int ctl[3], ctl_path, dev, watch;
+	/* shm_w: /dev/shmring's last page; no shm_r. */
+	struct fuzz_mem mem;
 	uint64_t dev_size;
-	uint8_t *hole;		/* unmapped, between two PROT_NONE pages */
 	/*
 	 * PROT_NONE, NR_HOLD slots of SAFE_MAX bytes: holds map their
 	 * instance at their slot with MAP_FIXED and put PROT_NONE back, so
@@ -335,69 +291,6 @@ struct cfuzz {
 	char why[256];
 	char desc[1024];
 };
-
-/* splitmix64: any seed works, and a printed seed replays the run. */
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rnd_below(uint64_t *s, uint64_t n)
-{
-	return rnd(s) % n;
-}
-
-static unsigned int pick_weighted(uint64_t *s, const unsigned int *w,
-				  unsigned int n)
-{
-	unsigned int total = 0, r, k;
-
-	for (k = 0; k < n; k++)
-		total += w[k];
-	r = rnd_below(s, total);
-	for (k = 0; r >= w[k]; k++)
-		r -= w[k];
-	return k;
-}
-
-/* Appends to the @len bytes at @buf, of which *@n are used; cuts short. */
-static __printf(4, 5) void append(char *buf, size_t len, size_t *n,
-				  const char *fmt, ...)
-{
-	va_list ap;
-	int m;
-
-	if (*n >= len)
-		return;
-	va_start(ap, fmt);
-	m = vsnprintf(buf + *n, len - *n, fmt, ap);
-	va_end(ap);
-	if (m > 0)
-		*n += m;
-}
-
-static const char *errname(int err)
-{
-	switch (err) {
-	case 0: return "0";
-	case EFAULT: return "EFAULT";
-	case EINVAL: return "EINVAL";
-	case ENODEV: return "ENODEV";
-	case EPERM: return "EPERM";
-	case EEXIST: return "EEXIST";
-	case ENOENT: return "ENOENT";
-	case ENOSPC: return "ENOSPC";
-	case ENOMEM: return "ENOMEM";
-	case ENOTTY: return "ENOTTY";
-	case EBADF: return "EBADF";
-	case EACCES: return "EACCES";
-	default: return strerror(err);
-	}
-}
 
 /* Files of sysfs, /proc and the parameters */
 
@@ -893,16 +786,6 @@ static const char *become(struct cfuzz *f, enum who as, bool member)
 
 /* Generators, biased towards the edges */
 
-static bool vfs_cmd(unsigned int cmd)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(vfs_cmds); i++)
-		if (vfs_cmds[i] == cmd)
-			return true;
-	return false;
-}
-
 static unsigned int gen_cmd(struct cfuzz *f)
 {
 	static const unsigned int real[] = { SHMRING_IOC_CREATE, SHMRING_IOC_DESTROY };
@@ -1254,61 +1137,13 @@ static void choose_target(struct cfuzz *f, struct call *c)
 /* Chooses where the argument goes; the bytes are written by place(). */
 static void choose_ptr(struct cfuzz *f, struct call *c)
 {
-	uint64_t *s = &f->rng;
-	size_t k, at;
-
-	c->wr = NULL;
-	c->room = c->len;
-	switch (c->kind) {
-	case P_VALID:
-		at = GUARD + rnd_below(s, 64);
-		c->wr = f->scratch + at;
-		c->ptr = c->wr;
-		break;
-	case P_RO:
-		at = rnd_below(s, f->page - ARG_LEN);
-		c->wr = f->ro_w + at;
-		c->ptr = f->ro_r + at;
-		break;
-	case P_SHM:
-		at = rnd_below(s, f->page - ARG_LEN);
-		c->wr = f->shm + at;
-		c->ptr = c->wr;
-		break;
-	case P_STRADDLE:
-		/* 1 to len - 1 bytes before the PROT_NONE page. */
-		k = 1 + rnd_below(s, c->len - 1);
-		c->wr = f->scratch + 2 * f->page - k;
-		c->ptr = c->wr;
-		c->room = k;
-		break;
-	case P_NULL:
-		c->ptr = NULL;
-		break;
-	case P_LOW:
-		c->ptr = (uint8_t *)(uintptr_t)low_ptrs[rnd_below(s, ARRAY_SIZE(low_ptrs))];
-		break;
-	case P_HOLE:
-		c->ptr = f->hole + rnd_below(s, f->page - ARG_LEN);
-		break;
-	case P_NONE:
-		c->ptr = f->scratch + 2 * f->page + rnd_below(s, f->page - ARG_LEN);
-		break;
-	default:
-		c->ptr = (uint8_t *)(uintptr_t)kernel_ptrs[rnd_below(s, ARRAY_SIZE(kernel_ptrs))];
-		break;
-	}
+	fuzz_choose_ptr(&f->mem, &f->rng, c->kind, c->len, ARG_LEN,
+			&c->ptr, &c->wr, &c->room);
 }
 
 static void place(struct call *c)
 {
-	if (!c->wr)
-		return;
-	if (c->kind == P_VALID) {
-		memset(c->wr - GUARD, 0x5a, GUARD);
-		memset(c->wr + c->len, 0x5a, GUARD);
-	}
-	memcpy(c->wr, c->arg.bytes, c->room);
+	fuzz_place(c->kind, c->wr, c->len, c->room, c->arg.bytes);
 }
 
 /* A fuzzed call: command, fd, pointer and contents. */
@@ -1342,7 +1177,7 @@ static void gen_call(struct cfuzz *f, struct call *c)
 	else
 		gen_destroy(f, &c->arg.destroy);
 	c->len = arg_len(c->cmd);
-	c->kind = pick_weighted(s, ptr_weights, NR_PTR_KINDS);
+	c->kind = ptr_kinds[pick_weighted(s, ptr_weights, ARRAY_SIZE(ptr_weights))];
 	choose_ptr(f, c);
 }
 
@@ -1566,7 +1401,7 @@ static const char *check_memory(const struct call *c)
 	size_t i;
 
 	if (c->kind == P_VALID)
-		for (i = 0; i < GUARD; i++)
+		for (i = 0; i < FUZZ_GUARD; i++)
 			if (c->ptr[-1 - (ssize_t)i] != 0x5a || c->ptr[c->len + i] != 0x5a)
 				return "the kernel wrote outside the argument";
 	if (c->wr && memcmp(c->wr, c->arg.bytes, c->room))
@@ -1903,7 +1738,7 @@ static const char *churn(struct cfuzz *f)
 
 static bool hole_unmapped(struct cfuzz *f)
 {
-	return msync(f->hole, f->page, MS_ASYNC) == -1 && errno == ENOMEM;
+	return msync(f->mem.hole, f->page, MS_ASYNC) == -1 && errno == ENOMEM;
 }
 
 /* @calls fuzzed calls as whoever f->id says, holds released at the end. */
@@ -1993,11 +1828,10 @@ FIXTURE(ctl_fuzz) {
 
 FIXTURE_SETUP(ctl_fuzz)
 {
-	const char *seed = getenv("SHMRING_FUZZ_SEED");
 	struct shmring_info info;
+	const char *why;
 	long long v;
 	struct cfuzz *f;
-	uint8_t *p;
 	int i;
 
 	ASSERT_EQ(0, geteuid()) TH_LOG("the control fuzzer needs root");
@@ -2013,13 +1847,12 @@ FIXTURE_SETUP(ctl_fuzz)
 	f->ctl_path = -1;
 	f->dev = -1;
 	f->watch = -1;
-	f->memfd = -1;
+	f->mem.memfd = -1;
 	f->orig_n = -1;
 	f->orig_bytes = -1;
 	f->page = sysconf(_SC_PAGESIZE);
 
-	f->seed = seed && *seed ? strtoull(seed, NULL, 0) :
-		  (uint64_t)now_ns() ^ (uint64_t)getpid() << 32;
+	f->seed = fuzz_seed();
 	f->rng = f->seed;
 	read_nodes(f);
 	f->overflowuid = sysfs_num("/proc/sys/kernel/overflowuid", &v) ? v : 65534;
@@ -2044,28 +1877,9 @@ FIXTURE_SETUP(ctl_fuzz)
 	f->watch = shmring_watch_new(f->dev, NULL, 0, SHMRING_WATCH_NONBLOCK);
 	ASSERT_LE(0, f->watch);
 
-	f->scratch = mmap(NULL, 3 * f->page, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, f->scratch);
-	ASSERT_EQ(0, mprotect(f->scratch + 2 * f->page, f->page, PROT_NONE));
-	f->memfd = memfd_create("shmring-control-fuzz", MFD_CLOEXEC);
-	ASSERT_LE(0, f->memfd);
-	ASSERT_EQ(0, ftruncate(f->memfd, f->page));
-	f->ro_w = mmap(NULL, f->page, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
-	ASSERT_NE(MAP_FAILED, f->ro_w);
-	f->ro_r = mmap(NULL, f->page, PROT_READ, MAP_SHARED, f->memfd, 0);
-	ASSERT_NE(MAP_FAILED, f->ro_r);
-	/* The default buffer's last page, with a PROT_NONE page after it. */
-	p = mmap(NULL, 2 * f->page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	f->shm = mmap(p, f->page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		      f->dev, f->dev_size - f->page);
-	ASSERT_EQ(p, f->shm);
-	/* A hole between two PROT_NONE pages, so nothing lands there. */
-	p = mmap(NULL, 3 * f->page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	f->hole = p + f->page;
-	ASSERT_EQ(0, munmap(f->hole, f->page));
+	why = fuzz_mem_map(&f->mem, f->page, "shmring-control-fuzz", f->dev, -1,
+			   f->dev_size - f->page);
+	ASSERT_TRUE(!why) TH_LOG("%s: %s", why, strerror(errno));
 	f->arena = mmap(NULL, NR_HOLD * SAFE_MAX, PROT_NONE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ASSERT_NE(MAP_FAILED, f->arena);
@@ -2105,23 +1919,10 @@ FIXTURE_TEARDOWN(ctl_fuzz)
 		close(f->watch);
 	if (f->dev >= 0)
 		close(f->dev);
-	if (f->memfd >= 0)
-		close(f->memfd);
-	if (f->scratch && f->scratch != MAP_FAILED)
-		munmap(f->scratch, 3 * f->page);
-	if (f->ro_w && f->ro_w != MAP_FAILED)
-		munmap(f->ro_w, f->page);
-	if (f->ro_r && f->ro_r != MAP_FAILED)
-		munmap(f->ro_r, f->page);
 	/* Arguments were placed there: the next test finds it zeroed. */
-	if (f->shm && f->shm != MAP_FAILED) {
-		memset(f->shm, 0, f->page);
-		munmap(f->shm, 2 * f->page);
-	}
-	if (f->hole) {
-		munmap(f->hole - f->page, f->page);
-		munmap(f->hole + f->page, f->page);
-	}
+	if (f->mem.shm_w && f->mem.shm_w != MAP_FAILED)
+		memset(f->mem.shm_w, 0, f->page);
+	fuzz_mem_unmap(&f->mem);
 	munmap(f, sizeof(*f));
 }
 

@@ -64,14 +64,7 @@
 
 #include "kselftest_harness.h"
 #include "shmring_util.h"
-
-/* Newer than some uapi headers; numbers from include/uapi/linux/fs.h. */
-#ifndef FS_IOC_GETFSUUID
-#define FS_IOC_GETFSUUID	_IOC(_IOC_READ, 0x15, 0, 17)
-#endif
-#ifndef FS_IOC_GETFSSYSFSPATH
-#define FS_IOC_GETFSSYSFSPATH	_IOC(_IOC_READ, 0x15, 1, 129)
-#endif
+#include "shmring_fuzz.h"
 
 #define DEFAULT_CALLS		100000
 /* The longest a fuzzed WAIT may sleep, unless the waker covers its word. */
@@ -88,7 +81,6 @@
 #define SLEEPERS		2	/* threads asleep on the covered words */
 #define HOT_PAGES		4	/* where most valid offsets fall */
 #define ARG_LEN			64	/* argument bytes written per call */
-#define GUARD			16	/* checked bytes around a valid argument */
 
 #define NR_MAIN			3	/* fds[]: open for the whole run */
 #define NR_REL			3	/* more opens, closed and reopened */
@@ -101,20 +93,6 @@
 /* One step of fd churn every this many calls, on average. */
 #define CHURN_CALLS		32
 #define FDINFO_LEN		16384
-
-/*
- * Generic ioctls that fs/ioctl.c do_vfs_ioctl() handles itself before the
- * driver sees them; they would change the fd (FIOCLEX, FIONBIO, FIOASYNC)
- * or the filesystem (FIFREEZE), so the fuzzer never sends them. FIONREAD
- * and FIOQSIZE are not here: on a character device they end in ENOTTY
- * like any number the driver does not know.
- */
-static const unsigned int vfs_cmds[] = {
-	FIOCLEX, FIONCLEX, FIONBIO, FIOASYNC, FIFREEZE, FITHAW,
-	FS_IOC_FIEMAP, FIGETBSZ, FICLONE, FICLONERANGE, FIDEDUPERANGE,
-	FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_IOC_FSGETXATTR,
-	FS_IOC_FSSETXATTR, FS_IOC_GETFSUUID, FS_IOC_GETFSSYSFSPATH,
-};
 
 /* Numbers worth trying on purpose; all of them end in ENOTTY. */
 static const unsigned int near_cmds[] = {
@@ -145,52 +123,14 @@ static const unsigned int near_cmds[] = {
  */
 static const unsigned int reg_cmds[] = { FIONREAD, FIOQSIZE, FIBMAP };
 
-/* Where the argument points. */
-enum ptr_kind {
-	P_VALID,	/* anonymous memory, any alignment */
-	P_SHM,		/* inside a mapping of the shmring buffer itself */
-	P_RO,		/* a PROT_READ page */
-	P_SHM_RO,	/* a read-only mapping of the shmring buffer */
-	P_STRADDLE,	/* starts readable, ends in a PROT_NONE page */
-	P_SHM_STRADDLE,	/* the same at the end of a shmring mapping */
-	P_NULL,
-	P_LOW,		/* below mmap_min_addr */
-	P_HOLE,		/* a page that was unmapped */
-	P_NONE,		/* a PROT_NONE page */
-	P_KERNEL,	/* kernel, non-canonical, or above 47 bits */
-	NR_PTR_KINDS
-};
-
 static const char * const fd_names[] = {
 	[O_RDONLY] = "O_RDONLY", [O_WRONLY] = "O_WRONLY", [O_RDWR] = "O_RDWR",
 };
 
-static const char * const ptr_names[] = {
-	"valid", "shm", "read-only", "shm read-only", "straddling",
-	"shm straddling", "NULL", "low", "unmapped", "PROT_NONE", "kernel",
-};
-
-/* Probability weights of each kind, in that order. */
+/* Probability weights of each enum ptr_kind, in its order. */
 static const unsigned int ptr_weights[] = {
 	40, 10, 8, 4, 8, 4, 5, 4, 5, 5, 7,
 };
-
-static const uint64_t low_ptrs[] = { 0x10, 0x1000, 0x8000 };
-static const uint64_t kernel_ptrs[] = {
-	0x8000000000000000ULL, 0xffff800000000000ULL, 0xffff888000000000ULL,
-	0xffffffff81000000ULL, 0xffffffffff600000ULL, 0xfffffffffffffff8ULL,
-	0x7ffffffffffffff8ULL, 0x0000800000000000ULL,
-};
-
-static bool ptr_readable(enum ptr_kind k)
-{
-	return k == P_VALID || k == P_SHM || k == P_RO || k == P_SHM_RO;
-}
-
-static bool ptr_writable(enum ptr_kind k)
-{
-	return k == P_VALID || k == P_SHM;
-}
 
 /* Where the @offsets of a struct shmring_watch point. */
 enum arr_kind {
@@ -278,11 +218,8 @@ struct fuzz {
 	int fd_flags[3], fd_fdflags[3];
 	uint64_t size, page;
 	uint8_t *buf;		/* the whole buffer, shared */
-	uint8_t *scratch;	/* 2 pages RW, then one PROT_NONE */
-	uint8_t *ro_w, *ro_r;	/* one memfd page: writable and read-only views */
-	int memfd;
-	uint8_t *shm_w, *shm_r;	/* the buffer's last page, RW (then PROT_NONE) and RO */
-	uint8_t *hole;		/* unmapped, between two PROT_NONE pages */
+	/* shm_w and shm_r: the buffer's last page, RW and RO. */
+	struct fuzz_mem mem;
 	uint64_t covered[COVERED];
 	uint64_t seed, rng;
 
@@ -315,21 +252,6 @@ static void count_signal(int sig)
 {
 	(void)sig;
 	__atomic_add_fetch(&the_fuzz->signals, 1, __ATOMIC_SEQ_CST);
-}
-
-/* splitmix64: any seed works, and a printed seed replays the run. */
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rnd_below(uint64_t *s, uint64_t n)
-{
-	return rnd(s) % n;
 }
 
 /* 1 ns to SHORT_NS, spread over the orders of magnitude. */
@@ -868,16 +790,6 @@ static void gen_release_del(struct fuzz *f, const struct dfile *d,
 	}
 }
 
-static bool vfs_cmd(unsigned int cmd)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(vfs_cmds); i++)
-		if (vfs_cmds[i] == cmd)
-			return true;
-	return false;
-}
-
 static unsigned int gen_cmd(struct fuzz *f)
 {
 	static const unsigned int real[] = {
@@ -926,26 +838,12 @@ static unsigned int gen_cmd(struct fuzz *f)
 
 static enum ptr_kind gen_ptr_kind(struct fuzz *f)
 {
-	unsigned int total = 0, r, k;
-
-	for (k = 0; k < NR_PTR_KINDS; k++)
-		total += ptr_weights[k];
-	r = rnd_below(&f->rng, total);
-	for (k = 0; r >= ptr_weights[k]; k++)
-		r -= ptr_weights[k];
-	return k;
+	return pick_weighted(&f->rng, ptr_weights, NR_PTR_KINDS);
 }
 
 static enum arr_kind gen_arr_kind(struct fuzz *f)
 {
-	unsigned int total = 0, r, k;
-
-	for (k = 0; k < NR_ARR_KINDS; k++)
-		total += arr_weights[k];
-	r = rnd_below(&f->rng, total);
-	for (k = 0; r >= arr_weights[k]; k++)
-		r -= arr_weights[k];
-	return k;
+	return pick_weighted(&f->rng, arr_weights, NR_ARR_KINDS);
 }
 
 /* Placing an argument */
@@ -1095,16 +993,16 @@ static void choose_arr(struct fuzz *f, struct call *c)
 		p = NULL;
 		break;
 	case A_LOW:
-		p = (uint8_t *)(uintptr_t)low_ptrs[rnd_below(s, ARRAY_SIZE(low_ptrs))];
+		p = low_ptr(s);
 		break;
 	case A_HOLE:
-		p = f->hole + rnd_below(s, f->page);
+		p = f->mem.hole + rnd_below(s, f->page);
 		break;
 	case A_NONE:
 		p = f->arr + 2 * f->page + rnd_below(s, f->page);
 		break;
 	default:
-		p = (uint8_t *)(uintptr_t)kernel_ptrs[rnd_below(s, ARRAY_SIZE(kernel_ptrs))];
+		p = kernel_ptr(s);
 		break;
 	}
 	c->arg.watch.offsets = (uintptr_t)p;
@@ -1119,66 +1017,15 @@ static bool arr_readable(const struct call *c)
 /* Chooses where the argument goes; the bytes are written by place(). */
 static void choose_ptr(struct fuzz *f, struct call *c)
 {
-	uint64_t *s = &f->rng;
-	size_t k, at;
-
-	c->wr = NULL;
-	c->room = c->len;
-	switch (c->kind) {
-	case P_VALID:
-		at = GUARD + rnd_below(s, 64);
-		c->wr = f->scratch + at;
-		c->ptr = c->wr;
-		break;
-	case P_SHM:
-	case P_SHM_RO:
-		at = rnd_below(s, f->page - ARG_LEN);
-		c->wr = f->shm_w + at;
-		c->ptr = (c->kind == P_SHM ? f->shm_w : f->shm_r) + at;
-		break;
-	case P_RO:
-		at = rnd_below(s, f->page - ARG_LEN);
-		c->wr = f->ro_w + at;
-		c->ptr = f->ro_r + at;
-		break;
-	case P_STRADDLE:
-	case P_SHM_STRADDLE:
-		/* 1 to len - 1 bytes before the PROT_NONE page. */
-		k = 1 + rnd_below(s, c->len - 1);
-		c->wr = (c->kind == P_STRADDLE ? f->scratch + 2 * f->page :
-			 f->shm_w + f->page) - k;
-		c->ptr = c->wr;
-		c->room = k;
-		break;
-	case P_NULL:
-		c->ptr = NULL;
-		break;
-	case P_LOW:
-		c->ptr = (uint8_t *)(uintptr_t)low_ptrs[rnd_below(s, ARRAY_SIZE(low_ptrs))];
-		break;
-	case P_HOLE:
-		c->ptr = f->hole + rnd_below(s, f->page - ARG_LEN);
-		break;
-	case P_NONE:
-		c->ptr = f->scratch + 2 * f->page + rnd_below(s, f->page - ARG_LEN);
-		break;
-	default:
-		c->ptr = (uint8_t *)(uintptr_t)kernel_ptrs[rnd_below(s, ARRAY_SIZE(kernel_ptrs))];
-		break;
-	}
+	fuzz_choose_ptr(&f->mem, &f->rng, c->kind, c->len, ARG_LEN,
+			&c->ptr, &c->wr, &c->room);
 }
 
 static void place(struct call *c)
 {
 	if (c->arr)
 		memcpy(c->arr, c->offs, c->arr_room);
-	if (!c->wr)
-		return;
-	if (c->kind == P_VALID) {
-		memset(c->wr - GUARD, 0x5a, GUARD);
-		memset(c->wr + c->len, 0x5a, GUARD);
-	}
-	memcpy(c->wr, c->arg.bytes, c->room);
+	fuzz_place(c->kind, c->wr, c->len, c->room, c->arg.bytes);
 }
 
 /* Prediction */
@@ -1432,39 +1279,6 @@ static void poke_word(struct fuzz *f)
 			 __ATOMIC_SEQ_CST);
 }
 
-static const char *errname(int err)
-{
-	switch (err) {
-	case 0: return "0";
-	case EFAULT: return "EFAULT";
-	case EINVAL: return "EINVAL";
-	case EAGAIN: return "EAGAIN";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case EINTR: return "EINTR";
-	case ENOTTY: return "ENOTTY";
-	case EBADF: return "EBADF";
-	case ENOENT: return "ENOENT";
-	case ENOSPC: return "ENOSPC";
-	default: return strerror(err);
-	}
-}
-
-/* Appends to the @len bytes at @buf, of which *@n are used; cuts short. */
-static __printf(4, 5) void append(char *buf, size_t len, size_t *n,
-				  const char *fmt, ...)
-{
-	va_list ap;
-	int m;
-
-	if (*n >= len)
-		return;
-	va_start(ap, fmt);
-	m = vsnprintf(buf + *n, len - *n, fmt, ap);
-	va_end(ap);
-	if (m > 0)
-		*n += m;
-}
-
 static void describe(const struct call *c, char *buf, size_t len)
 {
 	const struct shmring_watch *a = &c->arg.watch;
@@ -1633,7 +1447,7 @@ static const char *check_memory(const struct call *c, long ret)
 		return "the kernel changed the offset array";
 	if (c->kind != P_VALID)
 		return NULL;
-	for (i = 0; i < GUARD; i++)
+	for (i = 0; i < FUZZ_GUARD; i++)
 		if (c->ptr[-1 - (ssize_t)i] != 0x5a || c->ptr[c->len + i] != 0x5a)
 			return "the kernel wrote outside the argument";
 	if (c->cmd == SHMRING_IOC_INFO && !ret)
@@ -2118,8 +1932,7 @@ static void fuzz_setup(struct __test_metadata *_metadata, struct fuzz *f)
 	static const int modes[] = { O_RDWR, O_RDONLY, O_WRONLY };
 	struct shmring_info info;
 	struct sigaction sa = { .sa_handler = count_signal };
-	const char *seed = getenv("SHMRING_FUZZ_SEED");
-	uint8_t *p;
+	const char *why;
 	unsigned int i;
 
 	memset(f, 0, sizeof(*f));
@@ -2129,7 +1942,7 @@ static void fuzz_setup(struct __test_metadata *_metadata, struct fuzz *f)
 		f->dev[i].fd = -1;
 	for (i = 0; i < NR_WATCH; i++)
 		f->watch[i].fd = -1;
-	f->memfd = -1;
+	f->mem.memfd = -1;
 	the_fuzz = f;
 
 	for (i = 0; i < ARRAY_SIZE(f->fds); i++) {
@@ -2154,41 +1967,15 @@ static void fuzz_setup(struct __test_metadata *_metadata, struct fuzz *f)
 	f->covered[2] = 2 * f->page + 4;
 	f->covered[3] = 3 * f->page - 8;
 
-	f->scratch = mmap(NULL, 3 * f->page, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, f->scratch);
-	ASSERT_EQ(0, mprotect(f->scratch + 2 * f->page, f->page, PROT_NONE));
+	why = fuzz_mem_map(&f->mem, f->page, "shmring-fuzz", f->fds[0], f->fds[1],
+			   f->size - f->page);
+	ASSERT_TRUE(!why) TH_LOG("%s: %s", why, strerror(errno));
 	f->arr = mmap(NULL, 3 * f->page, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, f->arr);
 	ASSERT_EQ(0, mprotect(f->arr + 2 * f->page, f->page, PROT_NONE));
 
-	f->memfd = memfd_create("shmring-fuzz", MFD_CLOEXEC);
-	ASSERT_LE(0, f->memfd);
-	ASSERT_EQ(0, ftruncate(f->memfd, f->page));
-	f->ro_w = mmap(NULL, f->page, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
-	ASSERT_NE(MAP_FAILED, f->ro_w);
-	f->ro_r = mmap(NULL, f->page, PROT_READ, MAP_SHARED, f->memfd, 0);
-	ASSERT_NE(MAP_FAILED, f->ro_r);
-
-	/* The buffer's last page, with a PROT_NONE page after it. */
-	p = mmap(NULL, 2 * f->page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	f->shm_w = mmap(p, f->page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			f->fds[0], f->size - f->page);
-	ASSERT_EQ(p, f->shm_w);
-	f->shm_r = mmap(NULL, f->page, PROT_READ, MAP_SHARED, f->fds[1],
-			f->size - f->page);
-	ASSERT_NE(MAP_FAILED, f->shm_r);
-
-	/* A hole between two PROT_NONE pages, so nothing lands there. */
-	p = mmap(NULL, 3 * f->page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	f->hole = p + f->page;
-	ASSERT_EQ(0, munmap(f->hole, f->page));
-
-	f->seed = seed && *seed ? strtoull(seed, NULL, 0) :
-		  (uint64_t)now_ns() ^ (uint64_t)getpid() << 32;
+	f->seed = fuzz_seed();
 	f->rng = f->seed;
 	f->main_thread = pthread_self();
 	sigemptyset(&sa.sa_mask);
@@ -2213,24 +2000,9 @@ static void fuzz_teardown(struct fuzz *f)
 			close(f->dev[i].fd);
 	if (f->buf && f->buf != MAP_FAILED)
 		munmap(f->buf, f->size);
-	if (f->scratch && f->scratch != MAP_FAILED)
-		munmap(f->scratch, 3 * f->page);
 	if (f->arr && f->arr != MAP_FAILED)
 		munmap(f->arr, 3 * f->page);
-	if (f->shm_w && f->shm_w != MAP_FAILED)
-		munmap(f->shm_w, 2 * f->page);
-	if (f->shm_r && f->shm_r != MAP_FAILED)
-		munmap(f->shm_r, f->page);
-	if (f->hole) {
-		munmap(f->hole - f->page, f->page);
-		munmap(f->hole + f->page, f->page);
-	}
-	if (f->ro_w && f->ro_w != MAP_FAILED)
-		munmap(f->ro_w, f->page);
-	if (f->ro_r && f->ro_r != MAP_FAILED)
-		munmap(f->ro_r, f->page);
-	if (f->memfd >= 0)
-		close(f->memfd);
+	fuzz_mem_unmap(&f->mem);
 	for (i = 0; i < ARRAY_SIZE(f->fds); i++)
 		if (f->fds[i] >= 0)
 			close(f->fds[i]);
@@ -2238,7 +2010,7 @@ static void fuzz_teardown(struct fuzz *f)
 
 static bool hole_unmapped(struct fuzz *f)
 {
-	return msync(f->hole, f->page, MS_ASYNC) == -1 && errno == ENOMEM;
+	return msync(f->mem.hole, f->page, MS_ASYNC) == -1 && errno == ENOMEM;
 }
 
 FIXTURE(shmring_fuzz) {

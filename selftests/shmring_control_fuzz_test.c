@@ -294,18 +294,6 @@ struct cfuzz {
 
 /* Files of sysfs, /proc and the parameters */
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* The first line of a file, without its newline; -1 if unreadable. */
 static int read_line(const char *path, char *buf, size_t len)
 {
@@ -352,26 +340,6 @@ static int set_param(const char *name, unsigned long long val)
 	return write_file(path, num);
 }
 
-/* Whether @n is in a sysfs node list such as "0-1,3". */
-static bool in_list(const char *list, int n)
-{
-	const char *p = list;
-	char *end;
-
-	while (*p) {
-		long lo = strtol(p, &end, 10), hi = lo;
-
-		if (end == p)
-			return false;
-		if (*end == '-')
-			hi = strtol(end + 1, &end, 10);
-		if (n >= lo && n <= hi)
-			return true;
-		p = *end == ',' ? end + 1 : end;
-	}
-	return false;
-}
-
 /*
  * The possible nodes, and N_MEMORY (has_memory); nr_node_ids is one more
  * than the highest possible node. Without NUMA, node 0 is the only one,
@@ -390,11 +358,11 @@ static void read_nodes(struct cfuzz *f)
 	f->none_node = -1;
 	f->gap_node = -1;
 	for (n = 0; n < MAX_NODES; n++) {
-		if (!in_list(possible, n))
+		if (!node_list_has(possible, n))
 			continue;
 		f->nr_node_ids = n + 1;
 		f->node_possible[n] = true;
-		f->node_mem[n] = in_list(memory, n);
+		f->node_mem[n] = node_list_has(memory, n);
 		if (f->node_mem[n])
 			f->mem_nodes[f->nr_mem_nodes++] = n;
 		else if (f->none_node < 0)

@@ -55,18 +55,6 @@ static int create_owned(const char *name, uint64_t size, uint32_t mode,
 	return shmring_inst_create_full(&c);
 }
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* The first line of a sysfs file, without its newline; "" if unreadable. */
 static const char *read_line(const char *path, char *buf, size_t len)
 {

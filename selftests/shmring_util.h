@@ -275,6 +275,19 @@ static inline bool node_list_has(const char *list, int n)
 	return false;
 }
 
+/* @val into the sysfs, proc or cgroup file @path: 0 or -errno. */
+static inline int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* A number read from a sysfs or cgroup file, or -1. */
 static inline long long read_num(const char *path)
 {

@@ -113,7 +113,8 @@ info() {
 	grep -q '^size: 4194304 (4 MiB)$' $T/out &&
 	grep -q '^creator: root (uid 0)$' $T/out &&
 	grep -q "^node: /dev/shmrings/$N rw-rw---- root shmring (0660)$" $T/out &&
-	grep -qE '^memcg: ' $T/out && grep -qE '^users: ' $T/out &&
+	grep -qE '^memcg: /' $T/out &&
+	grep -qE '^users: [1-9][0-9]* open files, this one included$' $T/out &&
 	expect 0 "^instance: $N$" shmring -d /dev/shmrings/$N info
 }
 ktap_test_result "info -i $N and -d /dev/shmrings/$N: size, creator, node, memcg, users" info

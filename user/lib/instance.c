@@ -74,6 +74,18 @@ static int control_open(void)
 	return -err;
 }
 
+/* @cmd on a control fd of its own: 0, or -errno with errno set. */
+static int control_ioctl(unsigned long cmd, void *arg)
+{
+	int fd = control_open(), err;
+
+	if (fd < 0)
+		return sr_fail(-fd);
+	err = ioctl(fd, cmd, arg) ? errno : 0;
+	close(fd);
+	return err ? sr_fail(err) : 0;
+}
+
 void shmring_instance_attr_init(struct shmring_instance_attr *attr)
 {
 	if (!attr)
@@ -122,7 +134,7 @@ int shmring_instance_create(const char *name,
 			    const struct shmring_instance_attr *attr)
 {
 	struct shmring_create c;
-	int fd, err;
+	int err;
 
 	if (!shmring_instance_name_ok(name) || !attr)
 		return sr_fail(EINVAL);
@@ -139,29 +151,18 @@ int shmring_instance_create(const char *name,
 		c.node = attr->node;
 	}
 	memcpy(c.name, name, strlen(name));
-	fd = control_open();
-	if (fd < 0)
-		return sr_fail(-fd);
-	err = ioctl(fd, SHMRING_IOC_CREATE, &c) ? errno : 0;
-	close(fd);
-	return err ? sr_fail(err) : 0;
+	return control_ioctl(SHMRING_IOC_CREATE, &c);
 }
 
 int shmring_instance_destroy(const char *name)
 {
 	struct shmring_destroy d;
-	int fd, err;
 
 	if (!shmring_instance_name_ok(name))
 		return sr_fail(EINVAL);
 	memset(&d, 0, sizeof(d));
 	memcpy(d.name, name, strlen(name));
-	fd = control_open();
-	if (fd < 0)
-		return sr_fail(-fd);
-	err = ioctl(fd, SHMRING_IOC_DESTROY, &d) ? errno : 0;
-	close(fd);
-	return err ? sr_fail(err) : 0;
+	return control_ioctl(SHMRING_IOC_DESTROY, &d);
 }
 
 int shmring_instance_path(const char *name, char *buf, size_t len)

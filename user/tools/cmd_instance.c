@@ -327,19 +327,9 @@ static const char *sysfs_attr(const char *name, const char *attr, char *buf,
 			      size_t len)
 {
 	char path[128];
-	FILE *f;
 
 	snprintf(path, sizeof(path), SYSFS_CLASS "/%s/%s", name, attr);
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	if (!fgets(buf, (int)len, f)) {
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf;
+	return tool_read_line(path, buf, len) ? NULL : buf;
 }
 
 int cmd_list(int argc, char **argv)

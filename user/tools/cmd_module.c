@@ -108,22 +108,6 @@ static bool kernel_lacks_modules(void)
 	       !access("/proc/self", F_OK);
 }
 
-/* The first line of a sysfs file, without its newline. */
-static int read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	int ret = -1;
-
-	if (!f)
-		return -1;
-	if (fgets(buf, (int)len, f)) {
-		buf[strcspn(buf, "\n")] = '\0';
-		ret = 0;
-	}
-	fclose(f);
-	return ret;
-}
-
 static void print_holders(const struct kmod_module *mod)
 {
 	struct kmod_list *list = kmod_module_get_holders(mod), *l;
@@ -154,8 +138,8 @@ static void print_version(const struct kmod_module *mod, bool loaded)
 	struct kmod_list *info = NULL, *l;
 
 	if (loaded) {
-		read_line(SYSFS_MOD "/version", ver, sizeof(ver));
-		read_line(SYSFS_MOD "/srcversion", src, sizeof(src));
+		tool_read_line(SYSFS_MOD "/version", ver, sizeof(ver));
+		tool_read_line(SYSFS_MOD "/srcversion", src, sizeof(src));
 	} else {
 		/* Neither loaded nor found: nothing to tell. */
 		if (kmod_module_get_info(mod, &info) <= 0)
@@ -240,8 +224,8 @@ int module_print_status(const char *device)
 			printf("refcount: %d\n", n);
 		print_holders(mod);
 	}
-	if (st >= 0 && !read_line(SYSFS_MOD "/parameters/size", line,
-				  sizeof(line))) {
+	if (st >= 0 && !tool_read_line(SYSFS_MOD "/parameters/size", line,
+				       sizeof(line))) {
 		if (!tool_parse_size(line, &size))
 			printf("param-size: %s\n",
 			       tool_bytes(size, buf, sizeof(buf)));
@@ -249,8 +233,8 @@ int module_print_status(const char *device)
 			printf("param-size: %s\n", line);
 	}
 	/* The node's bits at load time; a chmod since shows under node:. */
-	if (st >= 0 && !read_line(SYSFS_MOD "/parameters/mode", line,
-				  sizeof(line)))
+	if (st >= 0 && !tool_read_line(SYSFS_MOD "/parameters/mode", line,
+				       sizeof(line)))
 		printf("param-mode: %s\n", line);
 	print_version(mod, st >= 0);
 	path = kmod_module_get_path(mod);

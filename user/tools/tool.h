@@ -33,6 +33,8 @@ void tool_bad_option(char **argv, int c, const char *optstring);
 
 /* Rejects operands left after the options; exits 2. */
 void tool_no_operands(int argc, char **argv);
+/* The first line of @path, without its newline, into @buf: 0 or -1. */
+int tool_read_line(const char *path, char *buf, size_t len);
 /* Options of a command that takes only -h, --help: prints @usage, exits 0. */
 void tool_help_only(int argc, char **argv, const char *usage);
 

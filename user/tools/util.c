@@ -89,6 +89,21 @@ void tool_no_operands(int argc, char **argv)
 		tool_usage("unexpected argument '%s'", argv[optind]);
 }
 
+int tool_read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	if (fgets(buf, (int)len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		ret = 0;
+	}
+	fclose(f);
+	return ret;
+}
+
 void tool_help_only(int argc, char **argv, const char *usage)
 {
 	static const struct option opts[] = {
